@@ -1,0 +1,467 @@
+/**
+ * The push parser: bytes in (in chunks of any size), groups out. Owns the byte buffer, the line
+ * count and the header; hands each row's fields to the group phase (`RowAggregator`).
+ *
+ *   scan (scanner.ts)  ->  row checks + values (here)  ->  group table (group-table.ts)
+ *
+ * A row cut by the end of a chunk stays in the buffer and is scanned again when more bytes
+ * arrive; a long row is retried only once the buffer has doubled, so rows of any size cost
+ * linear time. The aggregator can also start in the middle of a file (a byte range of a split
+ * file, with the header's layout given) and stop at the first row at or after a given offset.
+ */
+import { hashBytes, combineHash, isValidUtf8, textDecoder, strictDecoder } from './bytes.js'
+import { ByteDictionary } from './dictionary.js'
+import { EngineError, quoteForMessage, type RowErrorCode, rowErrorMessage } from './errors.js'
+import { GroupTable } from './group-table.js'
+import { type ColumnLayout, resolveLayout, sniffBinary } from './header.js'
+import {
+  QUOTED_ESCAPED,
+  RowScanner,
+  SCAN_BAD_LINE_END,
+  SCAN_BAD_QUOTE,
+  SCAN_BLANK,
+  SCAN_NEED_MORE,
+  SCAN_OK,
+  SCAN_UNTERMINATED_QUOTE,
+  trimEnd,
+  UNQUOTED,
+  unescapeInto,
+} from './scanner.js'
+import type { AggregateSpec } from './spec.js'
+import { BAD_VALUE, NEEDS_BIGINT, parseBigCount, parseCount, parseDate } from './values.js'
+
+export const DEFAULT_MAX_ROW_BYTES = 64 * 1024 * 1024
+const MAX_HEADER_FIELDS = 100_000
+const FIRST_REJECTS_KEPT = 3
+
+/** A row left out under `on_error=skip`. */
+export interface RejectedRow {
+  line: number
+  code: RowErrorCode
+  column: string | undefined
+  /** What was wrong, without the `line N, column C:` prefix (see `rowErrorMessage`). */
+  reason: string
+  /** The row as written, without its line end. */
+  raw: Uint8Array
+}
+
+export type RejectSummary = Omit<RejectedRow, 'raw'>
+
+export interface AggregatorOptions {
+  /** The header's layout, when the input starts after the header (a range of a split file). */
+  layout?: ColumnLayout
+  /** Absolute file offset of the first byte pushed. */
+  startOffset?: number
+  /** Stop before the first row that starts at or after this absolute offset. */
+  stopOffset?: number
+  /** Line number of the first byte pushed. */
+  firstLine?: number
+  maxRowBytes?: number
+  /** Receives each row rejected under `on_error=skip`. */
+  onReject?: (row: RejectedRow) => void
+}
+
+export interface AggregateCounters {
+  /** Bytes consumed so far, header included. */
+  bytes: number
+  /** Data rows seen (accepted + rejected); blank lines are not rows. */
+  rows: number
+  rejected: number
+}
+
+/** Everything a finished (or stopped) aggregator knows: what the merge and the writer need. */
+export interface AggregateState {
+  layout: ColumnLayout | undefined
+  /** One dictionary per group column; undefined for date columns. */
+  dictionaries: (ByteDictionary | undefined)[]
+  table: GroupTable
+  counters: AggregateCounters
+  /** Lines seen (physical LF count) from the start of this aggregator's input. */
+  lines: number
+  /** Absolute offset where this aggregator stopped: the next row's start. */
+  endOffset: number
+  firstRejects: RejectSummary[]
+}
+
+export class Aggregator {
+  readonly spec: AggregateSpec
+  private readonly options: AggregatorOptions
+  private layout: ColumnLayout | undefined
+  private dictionaries: (ByteDictionary | undefined)[] = []
+  private table: GroupTable
+  private scanner: RowScanner
+  private readonly key: Int32Array
+  private scratch = new Uint8Array(1024)
+  private readonly maxRowBytes: number
+
+  private buf = new Uint8Array(256 * 1024)
+  private head = 0
+  private tail = 0
+  /** Absolute offset of `buf[0]`. */
+  private base: number
+  private retryAt = 0
+  private line: number
+  private readonly firstLine: number
+  private stopped = false
+  private ended = false
+  private atFileStart: boolean
+
+  readonly counters: AggregateCounters = { bytes: 0, rows: 0, rejected: 0 }
+  private readonly firstRejects: RejectSummary[] = []
+
+  constructor(spec: AggregateSpec, options: AggregatorOptions = {}) {
+    this.spec = spec
+    this.options = options
+    this.base = options.startOffset ?? 0
+    this.firstLine = options.firstLine ?? 1
+    this.line = this.firstLine
+    this.maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES
+    this.atFileStart = options.layout === undefined && this.base === 0
+    this.key = new Int32Array(spec.groupBy.length)
+    this.table = new GroupTable(spec.groupBy.length)
+    if (options.layout) this.useLayout(options.layout)
+    this.scanner = new RowScanner(options.layout ? options.layout.fieldCount : 64, !options.layout)
+  }
+
+  /** True once the row at `stopOffset` was reached: further bytes are not needed. */
+  get done(): boolean {
+    return this.stopped
+  }
+
+  push(chunk: Uint8Array): void {
+    const target = this.reserve(chunk.length)
+    target.set(chunk, this.tail)
+    this.commit(chunk.length)
+  }
+
+  /** A region of at least `length` free bytes at `tail`, to read input into directly. */
+  reserve(length: number): Uint8Array {
+    if (this.tail + length > this.buf.length) {
+      const live = this.tail - this.head
+      if (live + length > this.buf.length || this.head === 0) {
+        let capacity = this.buf.length
+        while (capacity < live + length) capacity *= 2
+        const next = new Uint8Array(capacity)
+        next.set(this.buf.subarray(this.head, this.tail))
+        this.buf = next
+      } else {
+        this.buf.copyWithin(0, this.head, this.tail)
+      }
+      this.base += this.head
+      this.retryAt -= this.head
+      this.tail = live
+      this.head = 0
+    }
+    return this.buf
+  }
+
+  /** Bytes written with `reserve` are now part of the input. */
+  get writeOffset(): number {
+    return this.tail
+  }
+
+  commit(length: number): void {
+    if (this.ended) throw new Error('Aggregator: push after end()')
+    this.tail += length
+    if (this.stopped || this.tail < this.retryAt) return
+    this.consume(false)
+  }
+
+  end(): AggregateState {
+    if (!this.ended) {
+      this.ended = true
+      if (!this.stopped) this.consume(true)
+      if (this.layout === undefined && this.options.layout === undefined) {
+        throw new EngineError(
+          'CSV_EMPTY_FILE',
+          'the file is empty: expected a header row with the columns ' +
+            [...this.spec.groupBy.map((c) => c.name), this.spec.sum.name]
+              .map((n) => quoteForMessage(n))
+              .join(', '),
+        )
+      }
+    }
+    return this.state()
+  }
+
+  state(): AggregateState {
+    return {
+      layout: this.layout,
+      dictionaries: this.dictionaries,
+      table: this.table,
+      counters: { ...this.counters },
+      lines: this.line - this.firstLine,
+      endOffset: this.base + this.head,
+      firstRejects: [...this.firstRejects],
+    }
+  }
+
+  /** Memory held by the groups, for the memory budget. */
+  get groupBytes(): number {
+    let bytes = this.table.byteSize
+    for (const d of this.dictionaries) if (d) bytes += d.byteSize
+    return bytes
+  }
+
+  private useLayout(layout: ColumnLayout): void {
+    this.layout = layout
+    this.dictionaries = layout.groupKinds.map((k) => (k === 'text' ? new ByteDictionary() : undefined))
+  }
+
+  private consume(final: boolean): void {
+    const buf = this.buf
+    const tail = this.tail
+    let scanner = this.scanner
+    const stopAt = this.options.stopOffset ?? Number.POSITIVE_INFINITY
+    let pos = this.head
+    if (this.atFileStart && !this.checkFileStart(final)) return
+    pos = this.head
+    while (pos < tail) {
+      if (this.base + pos >= stopAt) {
+        this.stopped = true
+        break
+      }
+      const result = scanner.scan(buf, pos, tail, final)
+      if (result === SCAN_NEED_MORE) break
+      const rowLine = this.line
+      this.line += scanner.newlines
+      if (result !== SCAN_BLANK) {
+        if (this.layout === undefined) {
+          this.readHeader(buf, rowLine)
+          pos = scanner.next
+          scanner = this.scanner
+          continue
+        }
+        this.row(buf, pos, rowLine)
+      }
+      pos = scanner.next
+    }
+    this.counters.bytes += pos - this.head
+    this.head = pos
+    if (!final && !this.stopped) {
+      const pending = tail - pos
+      if (pending > this.maxRowBytes) {
+        throw new EngineError(
+          'CSV_ROW_TOO_LARGE',
+          `line ${this.line}: a row is longer than ${this.maxRowBytes} bytes (is a quote left open?)`,
+          { line: this.line },
+        )
+      }
+      // Scan a long unfinished row again only when twice as many bytes are here.
+      this.retryAt = pending > 64 * 1024 ? tail + pending : 0
+    }
+  }
+
+  /** Skips a BOM and refuses binary files. False when more bytes are needed to tell. */
+  private checkFileStart(final: boolean): boolean {
+    const available = this.tail - this.head
+    if (available < 8 && !final) return false
+    const head = this.buf.subarray(this.head, Math.min(this.tail, this.head + 8))
+    const what = sniffBinary(head)
+    if (what !== undefined) {
+      throw new EngineError('CSV_NOT_TEXT', `the file is not CSV text: it looks like ${what}`, {
+        line: 1,
+      })
+    }
+    if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
+      this.head += 3
+      this.counters.bytes += 3
+    }
+    this.atFileStart = false
+    return true
+  }
+
+  private readHeader(buf: Uint8Array, line: number): void {
+    const s = this.scanner
+    const names: string[] = []
+    if (s.fieldCount > MAX_HEADER_FIELDS) {
+      throw new EngineError(
+        'CSV_MISSING_COLUMNS',
+        `line ${line}: the header has ${s.fieldCount} fields; expected at most ${MAX_HEADER_FIELDS}`,
+        { line },
+      )
+    }
+    for (let i = 0; i < s.fieldCount; i++) {
+      let start = s.starts[i]!
+      let end = s.ends[i]!
+      if (s.quoting[i] === UNQUOTED) end = trimEnd(buf, start, end)
+      if (s.quoting[i] === QUOTED_ESCAPED) {
+        const bytes = new Uint8Array(end - start)
+        end = unescapeInto(buf, start, end, bytes)
+        buf = bytes
+        start = 0
+      }
+      const bytes = buf.subarray(start, end)
+      if (bytes.includes(0)) {
+        throw new EngineError('CSV_NOT_TEXT', `line ${line}: the header holds NUL bytes: the file is not CSV text`, { line })
+      }
+      try {
+        names.push(strictDecoder.decode(bytes))
+      } catch {
+        throw new EngineError('CSV_NOT_TEXT', `line ${line}: the header is not valid UTF-8 text`, { line })
+      }
+      buf = this.buf
+    }
+    if (s.error === SCAN_BAD_LINE_END) {
+      throw new EngineError(
+        'CSV_MISSING_COLUMNS',
+        `line ${line}: the header row holds a lone CR (carriage return): lines must end with LF or CRLF`,
+        { line },
+      )
+    }
+    if (s.error !== SCAN_OK) {
+      throw new EngineError(
+        'CSV_MISSING_COLUMNS',
+        `line ${line}: the header row is not valid CSV: ${s.error === SCAN_UNTERMINATED_QUOTE ? 'a quoted name is never closed' : 'a quote appears inside an unquoted name'}`,
+        { line },
+      )
+    }
+    const layout = resolveLayout(this.spec, names)
+    this.useLayout(layout)
+    this.scanner = new RowScanner(layout.fieldCount)
+  }
+
+  /** The group phase for one data row: check, parse values, add to its group. */
+  private row(buf: Uint8Array, rowStart: number, line: number): void {
+    const s = this.scanner
+    const layout = this.layout!
+    const fieldCount = s.fieldCount
+    if (fieldCount !== layout.fieldCount) {
+      // A line of spaces is a blank line, not a row of one empty field.
+      if (fieldCount === 1 && s.quoting[0] === UNQUOTED && s.starts[0] === trimEnd(buf, s.starts[0]!, s.ends[0]!)) return
+      this.counters.rows++
+      return this.reject(
+        'CSV_FIELD_COUNT',
+        undefined,
+        `expected ${layout.fieldCount} fields, found ${fieldCount}`,
+        buf,
+        rowStart,
+        line,
+      )
+    }
+    this.counters.rows++
+    if (s.error !== SCAN_OK) return this.rejectScanError(buf, rowStart, line)
+
+    // Values first (no side effects), then the dictionaries and the group.
+    const groupIndexes = layout.groupIndexes
+    const kinds = layout.groupKinds
+    const key = this.key
+    const width = key.length
+    for (let k = 0; k < width; k++) {
+      const i = groupIndexes[k]!
+      const start = s.starts[i]!
+      const end = s.quoting[i] === UNQUOTED ? trimEnd(buf, start, s.ends[i]!) : s.ends[i]!
+      if (kinds[k] === 'date') {
+        const code = parseDate(buf, start, end)
+        if (code === BAD_VALUE) {
+          return this.reject(
+            'CSV_BAD_DATE',
+            layout.groupNames[k],
+            `expected a calendar date YYYY-MM-DD, got ${quoteForMessage(textDecoder.decode(buf.subarray(start, end)))}`,
+            buf,
+            rowStart,
+            line,
+          )
+        }
+        key[k] = code
+      } else if (start === end) {
+        return this.reject('CSV_EMPTY_VALUE', layout.groupNames[k], 'expected a non-empty value', buf, rowStart, line)
+      }
+    }
+    const sumIndex = layout.sumIndex
+    const sumStart = s.starts[sumIndex]!
+    const sumEnd = s.quoting[sumIndex] === UNQUOTED ? trimEnd(buf, sumStart, s.ends[sumIndex]!) : s.ends[sumIndex]!
+    const value = parseCount(buf, sumStart, sumEnd)
+    if (value === BAD_VALUE) {
+      return this.reject(
+        'CSV_BAD_NUMBER',
+        layout.sumName,
+        `expected a non-negative integer, got ${quoteForMessage(textDecoder.decode(buf.subarray(sumStart, sumEnd)))}`,
+        buf,
+        rowStart,
+        line,
+      )
+    }
+
+    let hash = 0
+    for (let k = 0; k < width; k++) {
+      const dictionary = this.dictionaries[k]
+      if (dictionary === undefined) {
+        hash = combineHash(hash, key[k]!)
+        continue
+      }
+      const i = groupIndexes[k]!
+      let source = buf
+      let start = s.starts[i]!
+      let end = s.ends[i]!
+      if (s.quoting[i] === UNQUOTED) {
+        end = trimEnd(buf, start, end)
+      } else if (s.quoting[i] === QUOTED_ESCAPED) {
+        if (this.scratch.length < end - start) this.scratch = new Uint8Array((end - start) * 2)
+        source = this.scratch
+        end = unescapeInto(buf, start, end, source)
+        start = 0
+      }
+      const valueHash = hashBytes(source, start, end)
+      let id = dictionary.find(source, start, end, valueHash)
+      if (id === -1) {
+        if (!isValidUtf8(source, start, end)) {
+          return this.reject(
+            'CSV_BAD_TEXT',
+            layout.groupNames[k],
+            'expected UTF-8 text without NUL bytes',
+            buf,
+            rowStart,
+            line,
+          )
+        }
+        id = dictionary.insert(source, start, end, valueHash)
+      }
+      key[k] = id
+      hash = combineHash(hash, valueHash)
+    }
+    const table = this.table
+    const g = table.findOrInsert(key, hash, this.base + rowStart)
+    if (value >= 0) table.add(g, value)
+    else if (value === NEEDS_BIGINT) table.addBig(g, parseBigCount(buf, sumStart, sumEnd))
+  }
+
+  private rejectScanError(buf: Uint8Array, rowStart: number, line: number): void {
+    const s = this.scanner
+    const column = this.layout!.header[s.errorField]
+    let code: RowErrorCode
+    let message: string
+    if (s.error === SCAN_UNTERMINATED_QUOTE) {
+      code = 'CSV_UNTERMINATED_QUOTE'
+      message = 'a quoted field is never closed: the file ends inside quotes'
+    } else if (s.error === SCAN_BAD_QUOTE) {
+      code = 'CSV_BAD_QUOTE'
+      message =
+        s.quoting[s.errorField] === UNQUOTED
+          ? 'unexpected quote inside an unquoted field; a field holding quotes must be enclosed in quotes, with each quote doubled'
+          : 'unexpected text after a closing quote; expected a comma or the end of the line'
+    } else {
+      code = 'CSV_BAD_LINE_END'
+      message = 'unexpected lone CR (carriage return); lines must end with LF or CRLF'
+    }
+    this.reject(code, column, message, buf, rowStart, line)
+  }
+
+  private reject(
+    code: RowErrorCode,
+    column: string | undefined,
+    reason: string,
+    buf: Uint8Array,
+    rowStart: number,
+    line: number,
+  ): void {
+    if (this.spec.onError === 'fail') {
+      throw new EngineError(code, rowErrorMessage(line, column, reason), { line, column, reason })
+    }
+    this.counters.rejected++
+    if (this.firstRejects.length < FIRST_REJECTS_KEPT) {
+      this.firstRejects.push({ line, code, column, reason })
+    }
+    this.options.onReject?.({ line, code, column, reason, raw: buf.slice(rowStart, this.scanner.rowEnd) })
+  }
+}

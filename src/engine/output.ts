@@ -1,0 +1,165 @@
+/**
+ * Turns groups into CSV bytes: `Song,Date,Total Number of Plays for Date`, LF line ends, a field
+ * quoted only when it must be (it holds a comma, a quote, CR or LF, or starts or ends with a
+ * space or tab, which an unquoted field would lose to trimming).
+ */
+import { COMMA, CR, LF, QUOTE, SPACE, TAB, textEncoder } from './bytes.js'
+import type { ByteDictionary } from './dictionary.js'
+import type { GroupTable } from './group-table.js'
+import type { ColumnLayout } from './header.js'
+
+export type ByteSink = (chunk: Uint8Array) => void
+
+/** Collects bytes into large chunks and hands each full chunk to `sink`. */
+export class ByteWriter {
+  private buf: Uint8Array
+  private used = 0
+  private readonly sink: ByteSink
+  bytesWritten = 0
+
+  constructor(sink: ByteSink, chunkBytes = 1 << 20) {
+    this.sink = sink
+    this.buf = new Uint8Array(chunkBytes)
+  }
+
+  /** Room for `n` more bytes; returns the buffer and the offset to write at. */
+  ensure(n: number): Uint8Array {
+    if (this.used + n > this.buf.length) {
+      this.flush()
+      if (n > this.buf.length) this.buf = new Uint8Array(n)
+    }
+    return this.buf
+  }
+
+  get offset(): number {
+    return this.used
+  }
+
+  advance(n: number): void {
+    this.used += n
+    this.bytesWritten += n
+  }
+
+  write(bytes: Uint8Array): void {
+    this.ensure(bytes.length).set(bytes, this.used)
+    this.advance(bytes.length)
+  }
+
+  writeByte(byte: number): void {
+    this.ensure(1)[this.used] = byte
+    this.advance(1)
+  }
+
+  flush(): void {
+    if (this.used > 0) {
+      this.sink(this.buf.slice(0, this.used))
+      this.used = 0
+    }
+  }
+}
+
+export function needsQuotes(bytes: Uint8Array, start: number, end: number): boolean {
+  if (start === end) return false
+  if (bytes[start] === SPACE || bytes[start] === TAB) return true
+  if (bytes[end - 1] === SPACE || bytes[end - 1] === TAB) return true
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!
+    if (c === COMMA || c === QUOTE || c === LF || c === CR) return true
+  }
+  return false
+}
+
+export function writeField(out: ByteWriter, bytes: Uint8Array, start: number, end: number): void {
+  if (!needsQuotes(bytes, start, end)) {
+    const buf = out.ensure(end - start)
+    buf.set(bytes.subarray(start, end), out.offset)
+    out.advance(end - start)
+    return
+  }
+  let quotes = 0
+  for (let i = start; i < end; i++) if (bytes[i] === QUOTE) quotes++
+  const length = end - start + quotes + 2
+  const buf = out.ensure(length)
+  let at = out.offset
+  buf[at++] = QUOTE
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!
+    buf[at++] = c
+    if (c === QUOTE) buf[at++] = QUOTE
+  }
+  buf[at++] = QUOTE
+  out.advance(length)
+}
+
+export function writeHeader(out: ByteWriter, layout: ColumnLayout, totalColumn: string): void {
+  const names = [...layout.groupNames, totalColumn]
+  names.forEach((name, i) => {
+    if (i > 0) out.writeByte(COMMA)
+    const bytes = textEncoder.encode(name)
+    writeField(out, bytes, 0, bytes.length)
+  })
+  out.writeByte(LF)
+}
+
+/** Writes `YYYY-MM-DD` for a date code (see values.ts). */
+export function writeDate(out: ByteWriter, code: number): void {
+  const buf = out.ensure(10)
+  let at = out.offset
+  const year = Math.floor(code / 512)
+  const month = (code >> 5) & 15
+  const day = code & 31
+  buf[at++] = 48 + Math.floor(year / 1000)
+  buf[at++] = 48 + (Math.floor(year / 100) % 10)
+  buf[at++] = 48 + (Math.floor(year / 10) % 10)
+  buf[at++] = 48 + (year % 10)
+  buf[at++] = 0x2d
+  buf[at++] = 48 + Math.floor(month / 10)
+  buf[at++] = 48 + (month % 10)
+  buf[at++] = 0x2d
+  buf[at++] = 48 + Math.floor(day / 10)
+  buf[at++] = 48 + (day % 10)
+  out.advance(10)
+}
+
+const digits = new Uint8Array(24)
+
+/** Writes a non-negative integer below 2^53 in decimal. */
+export function writeCount(out: ByteWriter, value: number): void {
+  let n = 0
+  do {
+    digits[n++] = 48 + (value % 10)
+    value = Math.floor(value / 10)
+  } while (value > 0)
+  const buf = out.ensure(n)
+  let at = out.offset
+  while (n > 0) buf[at++] = digits[--n]!
+  out.advance(at - out.offset)
+}
+
+/** Writes the rows of `table` in the order given (group indices). */
+export function writeGroups(
+  out: ByteWriter,
+  table: GroupTable,
+  dictionaries: readonly (ByteDictionary | undefined)[],
+  order: Uint32Array,
+): void {
+  const width = table.width
+  const keys = table.keys
+  for (let i = 0; i < order.length; i++) {
+    const g = order[i]!
+    for (let k = 0; k < width; k++) {
+      const id = keys[g * width + k]!
+      const dictionary = dictionaries[k]
+      if (dictionary === undefined) writeDate(out, id)
+      else {
+        const at = dictionary.offsets[id]!
+        writeField(out, dictionary.arena, at, at + dictionary.lengths[id]!)
+      }
+      out.writeByte(COMMA)
+    }
+    const sum = table.sums[g]!
+    if (Number.isNaN(sum)) out.write(textEncoder.encode(table.sumText(g)))
+    else writeCount(out, sum)
+    out.writeByte(LF)
+  }
+}

@@ -1,0 +1,38 @@
+/** The rejects file: one CSV row per rejected input row, in line order. */
+import { COMMA, LF, textEncoder } from './bytes.js'
+import type { RejectedRow } from './aggregator.js'
+import { ByteWriter, type ByteSink, writeCount, writeField } from './output.js'
+
+export const REJECTS_HEADER = 'Line,Code,Column,Reason,Raw Row\n'
+
+export class RejectsWriter {
+  private readonly out: ByteWriter
+  count = 0
+
+  constructor(sink: ByteSink) {
+    this.out = new ByteWriter(sink, 64 * 1024)
+    this.out.write(textEncoder.encode(REJECTS_HEADER))
+  }
+
+  write(row: RejectedRow, lineOffset = 0): void {
+    const out = this.out
+    const line = row.line + lineOffset
+    writeCount(out, line)
+    out.writeByte(COMMA)
+    out.write(textEncoder.encode(row.code))
+    out.writeByte(COMMA)
+    const column = textEncoder.encode(row.column ?? '')
+    writeField(out, column, 0, column.length)
+    out.writeByte(COMMA)
+    const reason = textEncoder.encode(row.reason)
+    writeField(out, reason, 0, reason.length)
+    out.writeByte(COMMA)
+    writeField(out, row.raw, 0, row.raw.length)
+    out.writeByte(LF)
+    this.count++
+  }
+
+  end(): void {
+    this.out.flush()
+  }
+}
