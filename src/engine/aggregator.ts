@@ -9,7 +9,7 @@
  * linear time. The aggregator can also start in the middle of a file (a byte range of a split
  * file, with the header's layout given) and stop at the first row at or after a given offset.
  */
-import { hashBytes, combineHash, isValidUtf8, textDecoder, strictDecoder } from './bytes.js'
+import { combineHash, hashBytes, isValidUtf8, strictDecoder, textDecoder } from './bytes.js'
 import { ByteDictionary } from './dictionary.js'
 import { EngineError, quoteForMessage, type RowErrorCode, rowErrorMessage } from './errors.js'
 import { GroupTable } from './group-table.js'
@@ -196,6 +196,10 @@ export class Aggregator {
     }
   }
 
+  get groupCount(): number {
+    return this.table.size
+  }
+
   /** Memory held by the groups, for the memory budget. */
   get groupBytes(): number {
     let bytes = this.table.byteSize
@@ -205,7 +209,9 @@ export class Aggregator {
 
   private useLayout(layout: ColumnLayout): void {
     this.layout = layout
-    this.dictionaries = layout.groupKinds.map((k) => (k === 'text' ? new ByteDictionary() : undefined))
+    this.dictionaries = layout.groupKinds.map((k) =>
+      k === 'text' ? new ByteDictionary() : undefined,
+    )
   }
 
   private consume(final: boolean): void {
@@ -293,12 +299,18 @@ export class Aggregator {
       }
       const bytes = buf.subarray(start, end)
       if (bytes.includes(0)) {
-        throw new EngineError('CSV_NOT_TEXT', `line ${line}: the header holds NUL bytes: the file is not CSV text`, { line })
+        throw new EngineError(
+          'CSV_NOT_TEXT',
+          `line ${line}: the header holds NUL bytes: the file is not CSV text`,
+          { line },
+        )
       }
       try {
         names.push(strictDecoder.decode(bytes))
       } catch {
-        throw new EngineError('CSV_NOT_TEXT', `line ${line}: the header is not valid UTF-8 text`, { line })
+        throw new EngineError('CSV_NOT_TEXT', `line ${line}: the header is not valid UTF-8 text`, {
+          line,
+        })
       }
       buf = this.buf
     }
@@ -328,7 +340,12 @@ export class Aggregator {
     const fieldCount = s.fieldCount
     if (fieldCount !== layout.fieldCount) {
       // A line of spaces is a blank line, not a row of one empty field.
-      if (fieldCount === 1 && s.quoting[0] === UNQUOTED && s.starts[0] === trimEnd(buf, s.starts[0]!, s.ends[0]!)) return
+      if (
+        fieldCount === 1 &&
+        s.quoting[0] === UNQUOTED &&
+        s.starts[0] === trimEnd(buf, s.starts[0]!, s.ends[0]!)
+      )
+        return
       this.counters.rows++
       return this.reject(
         'CSV_FIELD_COUNT',
@@ -365,12 +382,22 @@ export class Aggregator {
         }
         key[k] = code
       } else if (start === end) {
-        return this.reject('CSV_EMPTY_VALUE', layout.groupNames[k], 'expected a non-empty value', buf, rowStart, line)
+        return this.reject(
+          'CSV_EMPTY_VALUE',
+          layout.groupNames[k],
+          'expected a non-empty value',
+          buf,
+          rowStart,
+          line,
+        )
       }
     }
     const sumIndex = layout.sumIndex
     const sumStart = s.starts[sumIndex]!
-    const sumEnd = s.quoting[sumIndex] === UNQUOTED ? trimEnd(buf, sumStart, s.ends[sumIndex]!) : s.ends[sumIndex]!
+    const sumEnd =
+      s.quoting[sumIndex] === UNQUOTED
+        ? trimEnd(buf, sumStart, s.ends[sumIndex]!)
+        : s.ends[sumIndex]!
     const value = parseCount(buf, sumStart, sumEnd)
     if (value === BAD_VALUE) {
       return this.reject(
@@ -462,6 +489,12 @@ export class Aggregator {
     if (this.firstRejects.length < FIRST_REJECTS_KEPT) {
       this.firstRejects.push({ line, code, column, reason })
     }
-    this.options.onReject?.({ line, code, column, reason, raw: buf.slice(rowStart, this.scanner.rowEnd) })
+    this.options.onReject?.({
+      line,
+      code,
+      column,
+      reason,
+      raw: buf.slice(rowStart, this.scanner.rowEnd),
+    })
   }
 }

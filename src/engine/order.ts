@@ -12,10 +12,15 @@ import type { OutputOrder } from './spec.js'
 export function dictionaryRanks(dictionary: ByteDictionary): Uint32Array {
   const n = dictionary.size
   const tagged = new Array<string>(n)
-  const arena = Buffer.from(dictionary.arena.buffer, dictionary.arena.byteOffset, dictionary.arena.length)
+  const arena = Buffer.from(
+    dictionary.arena.buffer,
+    dictionary.arena.byteOffset,
+    dictionary.arena.length,
+  )
   for (let id = 0; id < n; id++) {
     const at = dictionary.offsets[id]!
-    tagged[id] = `${arena.latin1Slice(at, at + dictionary.lengths[id]!)}\0${String.fromCharCode(id >>> 16, id & 0xffff)}`
+    tagged[id] =
+      `${arena.toString('latin1', at, at + dictionary.lengths[id]!)}\0${String.fromCharCode(id >>> 16, id & 0xffff)}`
   }
   tagged.sort()
   const ranks = new Uint32Array(n)
@@ -34,7 +39,7 @@ export function groupOrder(
 ): Uint32Array {
   const n = table.size
   if (order === 'first_seen') return sortByFloat(table.firsts, n)
-  let result = new Uint32Array(n)
+  let result: Uint32Array = new Uint32Array(n)
   for (let i = 0; i < n; i++) result[i] = i
   const width = table.width
   const column = new Uint32Array(n)

@@ -1,7 +1,8 @@
 /** The rejects file: one CSV row per rejected input row, in line order. */
-import { COMMA, LF, textEncoder } from './bytes.js'
+
 import type { RejectedRow } from './aggregator.js'
-import { ByteWriter, type ByteSink, writeCount, writeField } from './output.js'
+import { COMMA, LF, textEncoder } from './bytes.js'
+import { type ByteSink, ByteWriter, writeCount, writeField } from './output.js'
 
 export const REJECTS_HEADER = 'Line,Code,Column,Reason,Raw Row\n'
 

@@ -6,8 +6,8 @@
 /** Reorders `order` (group indices) stably by `key[group]`, a 32-bit unsigned key. */
 export function sortByUint32(order: Uint32Array, key: Uint32Array | Int32Array): Uint32Array {
   const n = order.length
-  let from = order
-  let to = new Uint32Array(n)
+  let from: Uint32Array = order
+  let to: Uint32Array = new Uint32Array(n)
   const counts = new Uint32Array(65536)
   for (let shift = 0; shift < 32; shift += 16) {
     counts.fill(0)
@@ -33,7 +33,7 @@ export function sortByUint32(order: Uint32Array, key: Uint32Array | Int32Array):
 
 /** Group indices `0..n-1` sorted by `values[group]`, non-negative integers below 2^53. */
 export function sortByFloat(values: Float64Array, n: number): Uint32Array {
-  let order = new Uint32Array(n)
+  let order: Uint32Array = new Uint32Array(n)
   for (let i = 0; i < n; i++) order[i] = i
   if (n < 2) return order
   const low = new Uint32Array(n)

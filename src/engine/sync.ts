@@ -3,8 +3,8 @@
  * parser, used by tests and small inputs. Large files go through `aggregateFile`.
  */
 import { Aggregator, type RejectedRow } from './aggregator.js'
-import { ByteWriter, writeGroups, writeHeader } from './output.js'
 import { groupOrder } from './order.js'
+import { ByteWriter, writeGroups, writeHeader } from './output.js'
 import { RejectsWriter } from './rejects.js'
 import { type AggregateSummary, assertSomeRowsValid } from './result.js'
 import { type AggregateOptions, createSpec } from './spec.js'

@@ -1,0 +1,26 @@
+/**
+ * The engine's public surface. The engine imports only Node built-ins and its own files: it
+ * knows nothing of HTTP, queues or storage (see README.md in this folder).
+ */
+export { Aggregator, type AggregatorOptions, type RejectedRow } from './aggregator.js'
+export {
+  EngineError,
+  type EngineErrorCode,
+  FILE_ERROR_CODES,
+  isEngineError,
+  ROW_ERROR_CODES,
+} from './errors.js'
+export type { AggregateProgress } from './progress.js'
+export type { AggregateSummary } from './result.js'
+export { type AggregateInput, type AggregateRunOptions, aggregate } from './run.js'
+export {
+  type AggregateOptions,
+  type AggregateSpec,
+  createSpec,
+  DEFAULT_GROUP_BY,
+  DEFAULT_SUM,
+  DEFAULT_TOTAL_COLUMN,
+  ON_ERRORS,
+  ORDERS,
+} from './spec.js'
+export { aggregateSync, type SyncResult } from './sync.js'

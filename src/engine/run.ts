@@ -1,0 +1,143 @@
+/**
+ * `aggregate(input, output, options)`: the engine's file and stream shell. Picks the path:
+ * a plain CSV file is split into byte ranges aggregated by worker threads; gzip files and
+ * streams are aggregated on the calling thread as they arrive.
+ */
+
+import { createReadStream } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
+import { createGunzip } from 'node:zlib'
+import { Aggregator } from './aggregator.js'
+import { EngineError } from './errors.js'
+import { groupOrder } from './order.js'
+import { ByteWriter, writeGroups, writeHeader } from './output.js'
+import { type ProgressListener, throttleProgress } from './progress.js'
+import { RejectsWriter } from './rejects.js'
+import { type AggregateSummary, assertSomeRowsValid } from './result.js'
+import { FileSink, type OutputTarget } from './sinks.js'
+import { type AggregateOptions, type AggregateSpec, createSpec } from './spec.js'
+
+/** A file path, or the bytes of a CSV as they arrive. */
+export type AggregateInput = string | AsyncIterable<Uint8Array>
+
+export interface AggregateRunOptions extends AggregateOptions {
+  /** Where rejected rows go (`on_error=skip`); counted only when absent. */
+  rejects?: OutputTarget
+  /** Worker threads for a plain file. Default: the number of cores. */
+  threads?: number
+  /** Memory budget for the groups in MiB, beyond which they spill to disk. */
+  memoryMb?: number
+  /** Directory for temporary files. Default: the system's. */
+  tempDir?: string
+  signal?: AbortSignal
+  onProgress?: ProgressListener
+  maxRowBytes?: number
+}
+
+export async function aggregate(
+  input: AggregateInput,
+  output: OutputTarget,
+  options: AggregateRunOptions = {},
+): Promise<AggregateSummary> {
+  const spec = createSpec(options)
+  const threads = options.threads ?? availableParallelism()
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new EngineError(
+      'INVALID_OPTION_THREADS',
+      `threads must be an integer from 1 to 256, got ${threads}`,
+    )
+  }
+  if (typeof input !== 'string') return aggregateStream(input, undefined, output, spec, options)
+  const handle = await open(input, 'r')
+  let size: number
+  let gzip: boolean
+  try {
+    size = (await handle.stat()).size
+    const head = Buffer.alloc(2)
+    await handle.read(head, 0, 2, 0)
+    gzip = head[0] === 0x1f && head[1] === 0x8b
+  } finally {
+    await handle.close()
+  }
+  const source = createReadStream(input, { highWaterMark: 1 << 20 })
+  return aggregateStream(
+    gzip ? source.pipe(createGunzip()) : source,
+    size,
+    output,
+    spec,
+    options,
+    () => source.bytesRead,
+  )
+}
+
+/** The single-thread path: one aggregator fed chunk by chunk. */
+async function aggregateStream(
+  source: AsyncIterable<Uint8Array>,
+  bytesTotal: number | undefined,
+  output: OutputTarget,
+  spec: AggregateSpec,
+  options: AggregateRunOptions,
+  sourceBytes?: () => number,
+): Promise<AggregateSummary> {
+  const tempDir = options.tempDir ?? tmpdir()
+  const progress = throttleProgress(options.onProgress)
+  const rejectsSink =
+    options.rejects === undefined ? undefined : new FileSink(options.rejects, tempDir)
+  const outputSink = new FileSink(output, tempDir)
+  try {
+    const rejects = rejectsSink && new RejectsWriter(rejectsSink.write)
+    const aggregator = new Aggregator(spec, {
+      maxRowBytes: options.maxRowBytes,
+      onReject: rejects && ((row) => rejects.write(row)),
+    })
+    const report = (phase: 'reading' | 'writing' | 'done') => {
+      const counters = aggregator.counters
+      progress({
+        bytesDone: sourceBytes ? sourceBytes() : counters.bytes,
+        bytesTotal,
+        rows: counters.rows,
+        rejected: counters.rejected,
+        groups: aggregator.groupCount,
+        phase,
+      })
+    }
+    for await (const chunk of source) {
+      if (options.signal?.aborted) throw abortError()
+      aggregator.push(chunk)
+      report('reading')
+    }
+    const state = aggregator.end()
+    assertSomeRowsValid(state.counters.rows, state.counters.rejected, state.firstRejects)
+    report('writing')
+    const out = new ByteWriter(outputSink.write)
+    writeHeader(out, state.layout!, spec.totalColumn)
+    writeGroups(
+      out,
+      state.table,
+      state.dictionaries,
+      groupOrder(state.table, state.dictionaries, spec.order),
+    )
+    out.flush()
+    rejects?.end()
+    await outputSink.commit()
+    await rejectsSink?.commit()
+    report('done')
+    return {
+      bytesRead: state.counters.bytes,
+      rowsRead: state.counters.rows,
+      rowsRejected: state.counters.rejected,
+      groups: state.table.size,
+      outputBytes: outputSink.bytes,
+      rejectsBytes: rejectsSink?.bytes ?? 0,
+    }
+  } catch (error) {
+    outputSink.discard()
+    rejectsSink?.discard()
+    throw error
+  }
+}
+
+export function abortError(): EngineError {
+  return new EngineError('ABORTED', 'the aggregation was canceled')
+}
