@@ -59,6 +59,13 @@ export interface AggregatorOptions {
   maxRowBytes?: number
   /** Receives each row rejected under `on_error=skip`. */
   onReject?: (row: RejectedRow) => void
+  /** Stop right after the header row (to learn the layout and where the data starts). */
+  headerOnly?: boolean
+  /**
+   * Number of hash partitions of the groups (a power of two): one table each, so threads can
+   * merge and write different partitions at the same time. Default 1.
+   */
+  partitions?: number
 }
 
 export interface AggregateCounters {
@@ -74,7 +81,8 @@ export interface AggregateState {
   layout: ColumnLayout | undefined
   /** One dictionary per group column; undefined for date columns. */
   dictionaries: (ByteDictionary | undefined)[]
-  table: GroupTable
+  /** One table per partition. */
+  tables: GroupTable[]
   counters: AggregateCounters
   /** Lines seen (physical LF count) from the start of this aggregator's input. */
   lines: number
@@ -88,7 +96,9 @@ export class Aggregator {
   private readonly options: AggregatorOptions
   private layout: ColumnLayout | undefined
   private dictionaries: (ByteDictionary | undefined)[] = []
-  private table: GroupTable
+  private tables: GroupTable[]
+  /** Right shift from a group hash to its partition; -1 with a single partition. */
+  private readonly partitionShift: number
   private scanner: RowScanner
   private readonly key: Int32Array
   private scratch = new Uint8Array(1024)
@@ -103,6 +113,10 @@ export class Aggregator {
   private line: number
   private readonly firstLine: number
   private stopped = false
+  /** Where the data rows start (after the header), once the header was read. */
+  dataStart = -1
+  /** Line number at `dataStart`. */
+  dataLine = -1
   private ended = false
   private atFileStart: boolean
 
@@ -118,9 +132,18 @@ export class Aggregator {
     this.maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES
     this.atFileStart = options.layout === undefined && this.base === 0
     this.key = new Int32Array(spec.groupBy.length)
-    this.table = new GroupTable(spec.groupBy.length)
+    const partitions = options.partitions ?? 1
+    if (!Number.isInteger(Math.log2(partitions)))
+      throw new Error('partitions must be a power of two')
+    this.partitionShift = partitions === 1 ? -1 : 32 - Math.log2(partitions)
+    this.tables = Array.from({ length: partitions }, () => new GroupTable(spec.groupBy.length))
     if (options.layout) this.useLayout(options.layout)
     this.scanner = new RowScanner(options.layout ? options.layout.fieldCount : 64, !options.layout)
+  }
+
+  /** The header's layout, once read (or as given). */
+  get columnLayout(): ColumnLayout | undefined {
+    return this.layout
   }
 
   /** True once the row at `stopOffset` was reached: further bytes are not needed. */
@@ -188,7 +211,7 @@ export class Aggregator {
     return {
       layout: this.layout,
       dictionaries: this.dictionaries,
-      table: this.table,
+      tables: this.tables,
       counters: { ...this.counters },
       lines: this.line - this.firstLine,
       endOffset: this.base + this.head,
@@ -197,12 +220,15 @@ export class Aggregator {
   }
 
   get groupCount(): number {
-    return this.table.size
+    let groups = 0
+    for (const table of this.tables) groups += table.size
+    return groups
   }
 
   /** Memory held by the groups, for the memory budget. */
   get groupBytes(): number {
-    let bytes = this.table.byteSize
+    let bytes = 0
+    for (const table of this.tables) bytes += table.byteSize
     for (const d of this.dictionaries) if (d) bytes += d.byteSize
     return bytes
   }
@@ -235,6 +261,12 @@ export class Aggregator {
         if (this.layout === undefined) {
           this.readHeader(buf, rowLine)
           pos = scanner.next
+          this.dataStart = this.base + pos
+          this.dataLine = this.line
+          if (this.options.headerOnly) {
+            this.stopped = true
+            break
+          }
           scanner = this.scanner
           continue
         }
@@ -447,7 +479,8 @@ export class Aggregator {
       key[k] = id
       hash = combineHash(hash, valueHash)
     }
-    const table = this.table
+    const table =
+      this.partitionShift < 0 ? this.tables[0]! : this.tables[hash >>> this.partitionShift]!
     const g = table.findOrInsert(key, hash, this.base + rowStart)
     if (value >= 0) table.add(g, value)
     else if (value === NEEDS_BIGINT) table.addBig(g, parseBigCount(buf, sumStart, sumEnd))

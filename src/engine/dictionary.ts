@@ -7,15 +7,16 @@
  * string or object exists per value until output.
  */
 import { textDecoder } from './bytes.js'
+import { sharedInt32, sharedUint8 } from './shared-memory.js'
 
 const INITIAL_IDS = 1024
 
 export class ByteDictionary {
-  arena: Uint8Array = new Uint8Array(64 * 1024)
+  arena: Uint8Array = sharedUint8(64 * 1024)
   arenaUsed = 0
-  offsets: Int32Array = new Int32Array(INITIAL_IDS)
-  lengths: Int32Array = new Int32Array(INITIAL_IDS)
-  hashes: Int32Array = new Int32Array(INITIAL_IDS)
+  offsets: Int32Array = sharedInt32(INITIAL_IDS)
+  lengths: Int32Array = sharedInt32(INITIAL_IDS)
+  hashes: Int32Array = sharedInt32(INITIAL_IDS)
   slots: Int32Array = new Int32Array(INITIAL_IDS * 2)
   mask = INITIAL_IDS * 2 - 1
   size = 0
@@ -67,6 +68,29 @@ export class ByteDictionary {
     return this.arena.subarray(at, at + this.lengths[id]!)
   }
 
+  /** A read-only view of another thread's dictionary: `find` and `insert` must not be used. */
+  static fromSnapshot(snapshot: DictionarySnapshot): ByteDictionary {
+    const dictionary = new ByteDictionary()
+    dictionary.arena = snapshot.arena
+    dictionary.offsets = snapshot.offsets
+    dictionary.lengths = snapshot.lengths
+    dictionary.hashes = snapshot.hashes
+    dictionary.size = snapshot.size
+    dictionary.arenaUsed = -1
+    return dictionary
+  }
+
+  /** The plain-data view another thread needs to read the values (shared, not copied). */
+  snapshot(): DictionarySnapshot {
+    return {
+      arena: this.arena,
+      offsets: this.offsets,
+      lengths: this.lengths,
+      hashes: this.hashes,
+      size: this.size,
+    }
+  }
+
   string(id: number): string {
     return textDecoder.decode(this.bytes(id))
   }
@@ -86,7 +110,7 @@ export class ByteDictionary {
   private growArena(needed: number): void {
     let capacity = this.arena.length * 2
     while (capacity < this.arenaUsed + needed) capacity *= 2
-    const arena = new Uint8Array(capacity)
+    const arena = sharedUint8(capacity)
     arena.set(this.arena.subarray(0, this.arenaUsed))
     this.arena = arena
   }
@@ -105,7 +129,15 @@ export class ByteDictionary {
 }
 
 function grow(array: Int32Array, capacity: number): Int32Array {
-  const next = new Int32Array(capacity)
+  const next = sharedInt32(capacity)
   next.set(array)
   return next
+}
+
+export interface DictionarySnapshot {
+  arena: Uint8Array
+  offsets: Int32Array
+  lengths: Int32Array
+  hashes: Int32Array
+  size: number
 }

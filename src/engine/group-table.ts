@@ -9,6 +9,8 @@
  * 1/2. Sums are doubles while exact; a sum that would pass 2^53 - 1 moves to `bigSums` and its
  * double becomes NaN, so the common path is one add and one compare.
  */
+import { sharedFloat64, sharedInt32 } from './shared-memory.js'
+
 const INITIAL_GROUPS = 4096
 
 export class GroupTable {
@@ -26,10 +28,10 @@ export class GroupTable {
     this.width = width
     let capacity = 16
     while (capacity < initialGroups) capacity *= 2
-    this.keys = new Int32Array(capacity * width)
-    this.hashes = new Int32Array(capacity)
-    this.sums = new Float64Array(capacity)
-    this.firsts = new Float64Array(capacity)
+    this.keys = sharedInt32(capacity * width)
+    this.hashes = sharedInt32(capacity)
+    this.sums = sharedFloat64(capacity)
+    this.firsts = sharedFloat64(capacity)
     this.slots = new Int32Array(capacity * 2)
     this.mask = capacity * 2 - 1
   }
@@ -64,6 +66,49 @@ export class GroupTable {
     this.firsts[g] = offset
     slots[slot] = g + 1
     return g
+  }
+
+  /**
+   * Folds in a group from another table: keeps the earliest first offset, adds the sums.
+   * `bigSum` is the exact sum when `sum` is NaN.
+   */
+  merge(
+    key: Int32Array,
+    hash: number,
+    first: number,
+    sum: number,
+    bigSum: bigint | undefined,
+  ): void {
+    const before = this.size
+    const g = this.findOrInsert(key, hash, first)
+    if (this.size === before && first < this.firsts[g]!) this.firsts[g] = first
+    if (Number.isNaN(sum)) this.addBig(g, bigSum!)
+    else this.add(g, sum)
+  }
+
+  /** A read-only view of another thread's table: only for reading groups out, not for lookups. */
+  static fromSnapshot(snapshot: GroupTableSnapshot): GroupTable {
+    const table = new GroupTable(snapshot.width, 16)
+    table.keys = snapshot.keys
+    table.hashes = snapshot.hashes
+    table.sums = snapshot.sums
+    table.firsts = snapshot.firsts
+    table.size = snapshot.size
+    for (const [g, sum] of snapshot.bigSums) table.bigSums.set(g, BigInt(sum))
+    return table
+  }
+
+  /** The plain-data view another thread needs to merge this table (shared, not copied). */
+  snapshot(): GroupTableSnapshot {
+    return {
+      width: this.width,
+      keys: this.keys,
+      hashes: this.hashes,
+      sums: this.sums,
+      firsts: this.firsts,
+      size: this.size,
+      bigSums: [...this.bigSums].map(([g, sum]) => [g, sum.toString()]),
+    }
   }
 
   add(g: number, value: number): void {
@@ -103,13 +148,13 @@ export class GroupTable {
 
   private grow(): void {
     const capacity = this.hashes.length * 2
-    const keys = new Int32Array(capacity * this.width)
+    const keys = sharedInt32(capacity * this.width)
     keys.set(this.keys)
-    const hashes = new Int32Array(capacity)
+    const hashes = sharedInt32(capacity)
     hashes.set(this.hashes)
-    const sums = new Float64Array(capacity)
+    const sums = sharedFloat64(capacity)
     sums.set(this.sums)
-    const firsts = new Float64Array(capacity)
+    const firsts = sharedFloat64(capacity)
     firsts.set(this.firsts)
     this.keys = keys
     this.hashes = hashes
@@ -125,4 +170,15 @@ export class GroupTable {
     this.slots = slots
     this.mask = mask
   }
+}
+
+export interface GroupTableSnapshot {
+  width: number
+  keys: Int32Array
+  hashes: Int32Array
+  sums: Float64Array
+  firsts: Float64Array
+  size: number
+  /** Groups whose sum passed 2^53 - 1, as decimal text. */
+  bigSums: [number, string][]
 }

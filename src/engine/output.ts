@@ -143,23 +143,30 @@ export function writeGroups(
   dictionaries: readonly (ByteDictionary | undefined)[],
   order: Uint32Array,
 ): void {
+  for (let i = 0; i < order.length; i++) writeGroup(out, table, dictionaries, order[i]!)
+}
+
+/** Writes the output row of group `g`. */
+export function writeGroup(
+  out: ByteWriter,
+  table: GroupTable,
+  dictionaries: readonly (ByteDictionary | undefined)[],
+  g: number,
+): void {
   const width = table.width
   const keys = table.keys
-  for (let i = 0; i < order.length; i++) {
-    const g = order[i]!
-    for (let k = 0; k < width; k++) {
-      const id = keys[g * width + k]!
-      const dictionary = dictionaries[k]
-      if (dictionary === undefined) writeDate(out, id)
-      else {
-        const at = dictionary.offsets[id]!
-        writeField(out, dictionary.arena, at, at + dictionary.lengths[id]!)
-      }
-      out.writeByte(COMMA)
+  for (let k = 0; k < width; k++) {
+    const id = keys[g * width + k]!
+    const dictionary = dictionaries[k]
+    if (dictionary === undefined) writeDate(out, id)
+    else {
+      const at = dictionary.offsets[id]!
+      writeField(out, dictionary.arena, at, at + dictionary.lengths[id]!)
     }
-    const sum = table.sums[g]!
-    if (Number.isNaN(sum)) out.write(textEncoder.encode(table.sumText(g)))
-    else writeCount(out, sum)
-    out.writeByte(LF)
+    out.writeByte(COMMA)
   }
+  const sum = table.sums[g]!
+  if (Number.isNaN(sum)) out.write(textEncoder.encode(table.sumText(g)))
+  else writeCount(out, sum)
+  out.writeByte(LF)
 }

@@ -12,6 +12,11 @@ import { Aggregator } from './aggregator.js'
 import { EngineError } from './errors.js'
 import { groupOrder } from './order.js'
 import { ByteWriter, writeGroups, writeHeader } from './output.js'
+import {
+  abortError,
+  aggregateFileParallel,
+  DEFAULT_MIN_RANGE_BYTES,
+} from './parallel/aggregate-file.js'
 import { type ProgressListener, throttleProgress } from './progress.js'
 import { RejectsWriter } from './rejects.js'
 import { type AggregateSummary, assertSomeRowsValid } from './result.js'
@@ -33,6 +38,8 @@ export interface AggregateRunOptions extends AggregateOptions {
   signal?: AbortSignal
   onProgress?: ProgressListener
   maxRowBytes?: number
+  /** Fewer threads are used when a thread would get fewer bytes than this. */
+  minRangeBytes?: number
 }
 
 export async function aggregate(
@@ -112,32 +119,26 @@ async function aggregateStream(
     report('writing')
     const out = new ByteWriter(outputSink.write)
     writeHeader(out, state.layout!, spec.totalColumn)
-    writeGroups(
-      out,
-      state.table,
-      state.dictionaries,
-      groupOrder(state.table, state.dictionaries, spec.order),
-    )
+    const table = state.tables[0]!
+    writeGroups(out, table, state.dictionaries, groupOrder(table, state.dictionaries, spec.order))
     out.flush()
     rejects?.end()
-    await outputSink.commit()
-    await rejectsSink?.commit()
+    // An empty output still has its header; rejects exist even when there are none.
+    rejectsSink?.write(new Uint8Array(0))
+    const outputBytes = await outputSink.commit()
+    const rejectsBytes = (await rejectsSink?.commit()) ?? 0
     report('done')
     return {
       bytesRead: state.counters.bytes,
       rowsRead: state.counters.rows,
       rowsRejected: state.counters.rejected,
-      groups: state.table.size,
-      outputBytes: outputSink.bytes,
-      rejectsBytes: rejectsSink?.bytes ?? 0,
+      groups: table.size,
+      outputBytes,
+      rejectsBytes,
     }
   } catch (error) {
     outputSink.discard()
     rejectsSink?.discard()
     throw error
   }
-}
-
-export function abortError(): EngineError {
-  return new EngineError('ABORTED', 'the aggregation was canceled')
 }

@@ -36,7 +36,7 @@ export function aggregateSync(
   const chunks: Uint8Array[] = []
   const out = new ByteWriter((chunk) => chunks.push(chunk))
   writeHeader(out, state.layout!, spec.totalColumn)
-  const table = state.table
+  const table = state.tables[0]!
   writeGroups(out, table, state.dictionaries, groupOrder(table, state.dictionaries, spec.order))
   out.flush()
   rejects.end()

@@ -1,0 +1,57 @@
+/** Sequential synchronous reads of a file in large blocks, for the worker threads. */
+import { closeSync, openSync, readSync } from 'node:fs'
+
+export class FileReader {
+  private readonly fd: number
+  private buf: Uint8Array
+  private start = 0
+  private end = 0
+  private position = 0
+  private eof = false
+
+  constructor(path: string, blockBytes = 1 << 20) {
+    this.fd = openSync(path, 'r')
+    this.buf = new Uint8Array(blockBytes)
+  }
+
+  /** The next `n` bytes (a view valid until the next call), or undefined at end of file. */
+  read(n: number): Uint8Array | undefined {
+    if (this.end - this.start < n && !this.fill(n)) return undefined
+    const view = this.buf.subarray(this.start, this.start + n)
+    this.start += n
+    return view
+  }
+
+  /** True when no byte is left. */
+  get done(): boolean {
+    return this.start === this.end && !this.fill(1)
+  }
+
+  close(): void {
+    closeSync(this.fd)
+  }
+
+  private fill(n: number): boolean {
+    if (this.eof) return this.end - this.start >= n
+    const live = this.end - this.start
+    if (n > this.buf.length) {
+      const next = new Uint8Array(Math.max(n, this.buf.length * 2))
+      next.set(this.buf.subarray(this.start, this.end))
+      this.buf = next
+    } else {
+      this.buf.copyWithin(0, this.start, this.end)
+    }
+    this.start = 0
+    this.end = live
+    while (this.end < n) {
+      const read = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, this.position)
+      if (read === 0) {
+        this.eof = true
+        break
+      }
+      this.end += read
+      this.position += read
+    }
+    return this.end >= n
+  }
+}

@@ -1,0 +1,56 @@
+/** Worker side of a parse task: read a byte range of the file into a partitioned aggregator. */
+import { closeSync, openSync, readSync } from 'node:fs'
+import { Aggregator } from '../aggregator.js'
+import { RejectSpoolWriter } from '../rejects-spool.js'
+import { createSpec } from '../spec.js'
+import type { ParseResult, ParseTask } from './protocol.js'
+
+const READ_BYTES = 1 << 20
+const PROGRESS_EVERY_READS = 8
+
+export type RangeProgress = (bytes: number, rows: number, rejected: number, groups: number) => void
+
+export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseResult {
+  const spec = createSpec(task.options)
+  const spool = task.rejectsPath === undefined ? undefined : new RejectSpoolWriter(task.rejectsPath)
+  const aggregator = new Aggregator(spec, {
+    layout: task.layout,
+    startOffset: task.start,
+    stopOffset: task.stop,
+    firstLine: 0,
+    partitions: task.partitions,
+    maxRowBytes: task.maxRowBytes,
+    onReject: spool?.write,
+  })
+  const fd = openSync(task.path, 'r')
+  try {
+    let position = task.start
+    for (let reads = 1; !aggregator.done; reads++) {
+      const target = aggregator.reserve(READ_BYTES)
+      const n = readSync(fd, target, aggregator.writeOffset, READ_BYTES, position)
+      if (n === 0) break
+      position += n
+      aggregator.commit(n)
+      if (reads % PROGRESS_EVERY_READS === 0) {
+        const c = aggregator.counters
+        onProgress(c.bytes, c.rows, c.rejected, aggregator.groupCount)
+      }
+    }
+    const state = aggregator.end()
+    return {
+      groups: {
+        dictionaries: state.dictionaries.map((d) => d?.snapshot()),
+        tables: state.tables.map((t) => t.snapshot()),
+      },
+      bytes: state.counters.bytes,
+      rows: state.counters.rows,
+      rejected: state.counters.rejected,
+      lines: state.lines,
+      endOffset: state.endOffset,
+      firstRejects: state.firstRejects,
+    }
+  } finally {
+    closeSync(fd)
+    spool?.close()
+  }
+}

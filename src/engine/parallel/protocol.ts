@@ -1,0 +1,97 @@
+/**
+ * The messages between the coordinating thread and the worker threads. Plain data only: group
+ * tables and dictionaries travel as SharedArrayBuffer-backed views (shared, not copied).
+ */
+
+import type { RejectSummary } from '../aggregator.js'
+import type { DictionarySnapshot } from '../dictionary.js'
+import type { SerializedEngineError } from '../errors.js'
+import type { GroupTableSnapshot } from '../group-table.js'
+import type { ColumnLayout } from '../header.js'
+import type { AggregateOptions, OutputOrder } from '../spec.js'
+
+/** Aggregate the rows that start in `[start, stop)` of a file (the first may start later). */
+export interface ParseTask {
+  path: string
+  start: number
+  stop: number
+  layout: ColumnLayout
+  options: AggregateOptions
+  partitions: number
+  maxRowBytes: number | undefined
+  /** Where to spool rejected rows; undefined to count them only. */
+  rejectsPath: string | undefined
+}
+
+export interface ParsedGroups {
+  dictionaries: (DictionarySnapshot | undefined)[]
+  /** One table per partition. */
+  tables: GroupTableSnapshot[]
+}
+
+export interface ParseResult {
+  groups: ParsedGroups
+  bytes: number
+  rows: number
+  rejected: number
+  /** LF bytes from `start` to `endOffset`. */
+  lines: number
+  /** Start of the first row not taken: the next range must begin exactly here. */
+  endOffset: number
+  /** With line numbers counted from the range start (0). */
+  firstRejects: RejectSummary[]
+}
+
+/** Merge one partition of every range's groups and write it out in order. */
+export interface MergeTask {
+  partition: number
+  sources: ParsedGroups[]
+  layout: ColumnLayout
+  order: OutputOrder
+  totalColumn: string
+  /** Rows file; with `keysPath` unset it is the final output, header included. */
+  rowsPath: string
+  /** Merge keys of the rows, for combining partitions (see combine-parts.ts). */
+  keysPath: string | undefined
+}
+
+export interface MergeResult {
+  groups: number
+  bytes: number
+}
+
+/** Interleave the partitions' sorted rows into the final output. */
+export interface CombineTask {
+  parts: { rowsPath: string; keysPath: string }[]
+  headerBytes: Uint8Array
+  outputPath: string
+}
+
+export interface CombineResult {
+  bytes: number
+}
+
+export type Task =
+  | { type: 'parse'; task: ParseTask }
+  | { type: 'merge'; task: MergeTask }
+  | { type: 'combine'; task: CombineTask }
+
+export type ToWorker = Task & { id: number }
+
+export interface ProgressMessage {
+  type: 'progress'
+  id: number
+  bytes: number
+  rows: number
+  rejected: number
+  groups: number
+}
+
+export type FromWorker =
+  | ProgressMessage
+  | { type: 'done'; id: number; result: ParseResult | MergeResult | CombineResult }
+  | { type: 'failed'; id: number; error: SerializedError }
+
+export type SerializedError =
+  | ({ kind: 'engine' } & SerializedEngineError)
+  | { kind: 'internal'; message: string; stack: string | undefined }
