@@ -9,7 +9,15 @@
  * linear time. The aggregator can also start in the middle of a file (a byte range of a split
  * file, with the header's layout given) and stop at the first row at or after a given offset.
  */
-import { combineHash, hashBytes, isValidUtf8, strictDecoder, textDecoder } from './bytes.js'
+import {
+  combineHash,
+  hashBytes,
+  isValidUtf8,
+  LF,
+  mix32,
+  strictDecoder,
+  textDecoder,
+} from './bytes.js'
 import { ByteDictionary } from './dictionary.js'
 import { EngineError, quoteForMessage, type RowErrorCode, rowErrorMessage } from './errors.js'
 import { GroupTable } from './group-table.js'
@@ -24,11 +32,12 @@ import {
   SCAN_OK,
   SCAN_UNTERMINATED_QUOTE,
   trimEnd,
+  trimStart,
   UNQUOTED,
   unescapeInto,
 } from './scanner.js'
 import type { AggregateSpec } from './spec.js'
-import { BAD_VALUE, NEEDS_BIGINT, parseBigCount, parseCount, parseDate } from './values.js'
+import { BAD_VALUE, parseBigCount, parseCount, parseDate } from './values.js'
 
 export const DEFAULT_MAX_ROW_BYTES = 64 * 1024 * 1024
 const MAX_HEADER_FIELDS = 100_000
@@ -101,6 +110,14 @@ export class Aggregator {
   private readonly partitionShift: number
   private scanner: RowScanner
   private readonly key: Int32Array
+  /** Per group column: its field index, and 1 when it holds dates. */
+  private groupFields = new Int32Array(0)
+  private groupIsDate = new Uint8Array(0)
+  private sumField = 0
+  private fieldCount = 0
+  /** Trimmed value bounds of the current row: group columns, then the sum column. */
+  private readonly valueStarts: Int32Array
+  private readonly valueEnds: Int32Array
   private scratch = new Uint8Array(1024)
   private readonly maxRowBytes: number
 
@@ -113,6 +130,7 @@ export class Aggregator {
   private line: number
   private readonly firstLine: number
   private stopped = false
+  private readonly stopAt: number
   /** Where the data rows start (after the header), once the header was read. */
   dataStart = -1
   /** Line number at `dataStart`. */
@@ -127,11 +145,14 @@ export class Aggregator {
     this.spec = spec
     this.options = options
     this.base = options.startOffset ?? 0
+    this.stopAt = options.stopOffset ?? Number.POSITIVE_INFINITY
     this.firstLine = options.firstLine ?? 1
     this.line = this.firstLine
     this.maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES
     this.atFileStart = options.layout === undefined && this.base === 0
     this.key = new Int32Array(spec.groupBy.length)
+    this.valueStarts = new Int32Array(spec.groupBy.length + 1)
+    this.valueEnds = new Int32Array(spec.groupBy.length + 1)
     const partitions = options.partitions ?? 1
     if (!Number.isInteger(Math.log2(partitions)))
       throw new Error('partitions must be a power of two')
@@ -159,11 +180,12 @@ export class Aggregator {
 
   /** A region of at least `length` free bytes at `tail`, to read input into directly. */
   reserve(length: number): Uint8Array {
-    if (this.tail + length > this.buf.length) {
+    // One byte more than asked: room for the scanner's sentinel.
+    if (this.tail + length + 1 > this.buf.length) {
       const live = this.tail - this.head
-      if (live + length > this.buf.length || this.head === 0) {
+      if (live + length + 1 > this.buf.length || this.head === 0) {
         let capacity = this.buf.length
-        while (capacity < live + length) capacity *= 2
+        while (capacity < live + length + 1) capacity *= 2
         const next = new Uint8Array(capacity)
         next.set(this.buf.subarray(this.head, this.tail))
         this.buf = next
@@ -235,45 +257,23 @@ export class Aggregator {
 
   private useLayout(layout: ColumnLayout): void {
     this.layout = layout
+    this.groupFields = Int32Array.from(layout.groupIndexes)
+    this.groupIsDate = Uint8Array.from(layout.groupKinds, (k) => (k === 'date' ? 1 : 0))
+    this.sumField = layout.sumIndex
+    this.fieldCount = layout.fieldCount
     this.dictionaries = layout.groupKinds.map((k) =>
       k === 'text' ? new ByteDictionary() : undefined,
     )
   }
 
   private consume(final: boolean): void {
+    if (this.atFileStart && !this.checkFileStart(final)) return
     const buf = this.buf
     const tail = this.tail
-    let scanner = this.scanner
-    const stopAt = this.options.stopOffset ?? Number.POSITIVE_INFINITY
     let pos = this.head
-    if (this.atFileStart && !this.checkFileStart(final)) return
-    pos = this.head
-    while (pos < tail) {
-      if (this.base + pos >= stopAt) {
-        this.stopped = true
-        break
-      }
-      const result = scanner.scan(buf, pos, tail, final)
-      if (result === SCAN_NEED_MORE) break
-      const rowLine = this.line
-      this.line += scanner.newlines
-      if (result !== SCAN_BLANK) {
-        if (this.layout === undefined) {
-          this.readHeader(buf, rowLine)
-          pos = scanner.next
-          this.dataStart = this.base + pos
-          this.dataLine = this.line
-          if (this.options.headerOnly) {
-            this.stopped = true
-            break
-          }
-          scanner = this.scanner
-          continue
-        }
-        this.row(buf, pos, rowLine)
-      }
-      pos = scanner.next
-    }
+    buf[tail] = LF
+    if (this.layout === undefined) pos = this.consumeHeader(buf, pos, tail, final)
+    if (this.layout !== undefined && !this.stopped) pos = this.consumeRows(buf, pos, tail, final)
     this.counters.bytes += pos - this.head
     this.head = pos
     if (!final && !this.stopped) {
@@ -288,6 +288,46 @@ export class Aggregator {
       // Scan a long unfinished row again only when twice as many bytes are here.
       this.retryAt = pending > 64 * 1024 ? tail + pending : 0
     }
+  }
+
+  /** Skips blank lines up to the header row and reads it; returns the position after it. */
+  private consumeHeader(buf: Uint8Array, pos: number, tail: number, final: boolean): number {
+    const scanner = this.scanner
+    while (pos < tail) {
+      const result = scanner.scan(buf, pos, tail, final)
+      if (result === SCAN_NEED_MORE) break
+      const line = this.line
+      this.line += scanner.newlines
+      pos = scanner.next
+      if (result === SCAN_BLANK) continue
+      this.readHeader(buf, line)
+      this.dataStart = this.base + pos
+      this.dataLine = this.line
+      if (this.options.headerOnly) this.stopped = true
+      break
+    }
+    return pos
+  }
+
+  /** The hot loop: rows until the end of the bytes, or the stop offset. */
+  private consumeRows(buf: Uint8Array, pos: number, tail: number, final: boolean): number {
+    const scanner = this.scanner
+    const stopAt = this.stopAt - this.base
+    let line = this.line
+    while (pos < tail) {
+      if (pos >= stopAt) {
+        this.stopped = true
+        break
+      }
+      const result = scanner.scan(buf, pos, tail, final)
+      if (result === SCAN_NEED_MORE) break
+      const rowLine = line
+      line += scanner.newlines
+      this.line = line
+      if (result !== SCAN_BLANK) this.row(buf, pos, rowLine)
+      pos = scanner.next
+    }
+    return pos
   }
 
   /** Skips a BOM and refuses binary files. False when more bytes are needed to tell. */
@@ -322,7 +362,10 @@ export class Aggregator {
     for (let i = 0; i < s.fieldCount; i++) {
       let start = s.starts[i]!
       let end = s.ends[i]!
-      if (s.quoting[i] === UNQUOTED) end = trimEnd(buf, start, end)
+      if (s.quoting[i] === UNQUOTED) {
+        start = trimStart(buf, start, end)
+        end = trimEnd(buf, start, end)
+      }
       if (s.quoting[i] === QUOTED_ESCAPED) {
         const bytes = new Uint8Array(end - start)
         end = unescapeInto(buf, start, end, bytes)
@@ -368,94 +411,75 @@ export class Aggregator {
   /** The group phase for one data row: check, parse values, add to its group. */
   private row(buf: Uint8Array, rowStart: number, line: number): void {
     const s = this.scanner
-    const layout = this.layout!
-    const fieldCount = s.fieldCount
-    if (fieldCount !== layout.fieldCount) {
+    const starts = s.starts
+    const ends = s.ends
+    const quoting = s.quoting
+    if (s.fieldCount !== this.fieldCount) {
       // A line of spaces is a blank line, not a row of one empty field.
       if (
-        fieldCount === 1 &&
-        s.quoting[0] === UNQUOTED &&
-        s.starts[0] === trimEnd(buf, s.starts[0]!, s.ends[0]!)
-      )
+        s.fieldCount === 1 &&
+        quoting[0] === UNQUOTED &&
+        trimStart(buf, starts[0]!, ends[0]!) === ends[0]
+      ) {
         return
+      }
       this.counters.rows++
-      return this.reject(
-        'CSV_FIELD_COUNT',
-        undefined,
-        `expected ${layout.fieldCount} fields, found ${fieldCount}`,
-        buf,
-        rowStart,
-        line,
-      )
+      const reason = `expected ${this.fieldCount} fields, found ${s.fieldCount}`
+      return this.reject('CSV_FIELD_COUNT', undefined, reason, buf, rowStart, line)
     }
     this.counters.rows++
     if (s.error !== SCAN_OK) return this.rejectScanError(buf, rowStart, line)
 
-    // Values first (no side effects), then the dictionaries and the group.
-    const groupIndexes = layout.groupIndexes
-    const kinds = layout.groupKinds
+    // Values first, with no side effect, so a bad row leaves no trace in the dictionaries.
     const key = this.key
     const width = key.length
+    const fields = this.groupFields
+    const isDate = this.groupIsDate
+    const valueStarts = this.valueStarts
+    const valueEnds = this.valueEnds
     for (let k = 0; k < width; k++) {
-      const i = groupIndexes[k]!
-      const start = s.starts[i]!
-      const end = s.quoting[i] === UNQUOTED ? trimEnd(buf, start, s.ends[i]!) : s.ends[i]!
-      if (kinds[k] === 'date') {
+      const i = fields[k]!
+      let start = starts[i]!
+      let end = ends[i]!
+      if (quoting[i] === UNQUOTED) {
+        start = trimStart(buf, start, end)
+        end = trimEnd(buf, start, end)
+      }
+      valueStarts[k] = start
+      valueEnds[k] = end
+      if (isDate[k] === 1) {
         const code = parseDate(buf, start, end)
-        if (code === BAD_VALUE) {
-          return this.reject(
-            'CSV_BAD_DATE',
-            layout.groupNames[k],
-            `expected a calendar date YYYY-MM-DD, got ${quoteForMessage(textDecoder.decode(buf.subarray(start, end)))}`,
-            buf,
-            rowStart,
-            line,
-          )
-        }
+        if (code === BAD_VALUE) return this.rejectValue('CSV_BAD_DATE', k, buf, rowStart, line)
         key[k] = code
       } else if (start === end) {
-        return this.reject(
-          'CSV_EMPTY_VALUE',
-          layout.groupNames[k],
-          'expected a non-empty value',
-          buf,
-          rowStart,
-          line,
-        )
+        return this.rejectValue('CSV_EMPTY_VALUE', k, buf, rowStart, line)
       }
     }
-    const sumIndex = layout.sumIndex
-    const sumStart = s.starts[sumIndex]!
-    const sumEnd =
-      s.quoting[sumIndex] === UNQUOTED
-        ? trimEnd(buf, sumStart, s.ends[sumIndex]!)
-        : s.ends[sumIndex]!
+    const sumField = this.sumField
+    let sumStart = starts[sumField]!
+    let sumEnd = ends[sumField]!
+    if (quoting[sumField] === UNQUOTED) {
+      sumStart = trimStart(buf, sumStart, sumEnd)
+      sumEnd = trimEnd(buf, sumStart, sumEnd)
+    }
     const value = parseCount(buf, sumStart, sumEnd)
     if (value === BAD_VALUE) {
-      return this.reject(
-        'CSV_BAD_NUMBER',
-        layout.sumName,
-        `expected a non-negative integer, got ${quoteForMessage(textDecoder.decode(buf.subarray(sumStart, sumEnd)))}`,
-        buf,
-        rowStart,
-        line,
-      )
+      valueStarts[width] = sumStart
+      valueEnds[width] = sumEnd
+      return this.rejectValue('CSV_BAD_NUMBER', width, buf, rowStart, line)
     }
 
     let hash = 0
     for (let k = 0; k < width; k++) {
-      const dictionary = this.dictionaries[k]
-      if (dictionary === undefined) {
+      if (isDate[k] === 1) {
         hash = combineHash(hash, key[k]!)
         continue
       }
-      const i = groupIndexes[k]!
+      const dictionary = this.dictionaries[k]!
       let source = buf
-      let start = s.starts[i]!
-      let end = s.ends[i]!
-      if (s.quoting[i] === UNQUOTED) {
-        end = trimEnd(buf, start, end)
-      } else if (s.quoting[i] === QUOTED_ESCAPED) {
+      let start = valueStarts[k]!
+      let end = valueEnds[k]!
+      if (quoting[fields[k]!] === QUOTED_ESCAPED) {
         if (this.scratch.length < end - start) this.scratch = new Uint8Array((end - start) * 2)
         source = this.scratch
         end = unescapeInto(buf, start, end, source)
@@ -465,25 +489,43 @@ export class Aggregator {
       let id = dictionary.find(source, start, end, valueHash)
       if (id === -1) {
         if (!isValidUtf8(source, start, end)) {
-          return this.reject(
-            'CSV_BAD_TEXT',
-            layout.groupNames[k],
-            'expected UTF-8 text without NUL bytes',
-            buf,
-            rowStart,
-            line,
-          )
+          return this.rejectValue('CSV_BAD_TEXT', k, buf, rowStart, line)
         }
         id = dictionary.insert(source, start, end, valueHash)
       }
       key[k] = id
       hash = combineHash(hash, valueHash)
     }
-    const table =
-      this.partitionShift < 0 ? this.tables[0]! : this.tables[hash >>> this.partitionShift]!
+    hash = mix32(hash)
+    const shift = this.partitionShift
+    const table = shift < 0 ? this.tables[0]! : this.tables[hash >>> shift]!
     const g = table.findOrInsert(key, hash, this.base + rowStart)
     if (value >= 0) table.add(g, value)
-    else if (value === NEEDS_BIGINT) table.addBig(g, parseBigCount(buf, sumStart, sumEnd))
+    else table.addBig(g, parseBigCount(buf, sumStart, sumEnd))
+  }
+
+  /** Rejects a row for the value of group column `k` (or the sum column when `k === width`). */
+  private rejectValue(
+    code: RowErrorCode,
+    k: number,
+    buf: Uint8Array,
+    rowStart: number,
+    line: number,
+  ): void {
+    const layout = this.layout!
+    const column = k < this.key.length ? layout.groupNames[k] : layout.sumName
+    const got = quoteForMessage(
+      textDecoder.decode(buf.subarray(this.valueStarts[k], this.valueEnds[k])),
+    )
+    const reason =
+      code === 'CSV_BAD_DATE'
+        ? `expected a calendar date YYYY-MM-DD, got ${got}`
+        : code === 'CSV_BAD_NUMBER'
+          ? `expected a non-negative integer, got ${got}`
+          : code === 'CSV_EMPTY_VALUE'
+            ? 'expected a non-empty value'
+            : 'expected UTF-8 text without NUL bytes'
+    this.reject(code, column, reason, buf, rowStart, line)
   }
 
   private rejectScanError(buf: Uint8Array, rowStart: number, line: number): void {

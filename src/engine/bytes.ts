@@ -33,8 +33,9 @@ export function mix32(h: number): number {
   return h | 0
 }
 
+/** Folds one column's value (or value hash) into a group hash; finish with `mix32`. */
 export function combineHash(h: number, value: number): number {
-  return mix32(Math.imul(h ^ value, 0x9e3779b1) + 0x7f4a7c15)
+  return (Math.imul(h ^ value, 0x9e3779b1) + 0x7f4a7c15) | 0
 }
 
 export const textDecoder = new TextDecoder('utf-8', { fatal: false })

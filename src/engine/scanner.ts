@@ -70,6 +70,7 @@ export class RowScanner {
         return SCAN_BLANK
       }
     }
+    if (this.scanPlain(buf, pos, end)) return SCAN_ROW
     let fieldCount = 0
     let newlines = 0
     this.error = SCAN_OK
@@ -125,7 +126,12 @@ export class RowScanner {
       if (garbage) {
         // Unquoted text (or text after a closing quote): runs to the next comma or line end.
         for (;;) {
-          while (p < end && FIELD_STOP[buf[p]!] === 0) p++
+          // Most bytes are letters and digits, above the comma: one compare for them.
+          while (p < end) {
+            const c = buf[p]!
+            if (c > COMMA || (c !== COMMA && c !== QUOTE && c !== LF && c !== CR)) p++
+            else break
+          }
           if (p >= end) break
           const c = buf[p]
           if (c === QUOTE) {
@@ -183,6 +189,64 @@ export class RowScanner {
     return SCAN_ROW
   }
 
+  /**
+   * The fast path for the common row: no quotes, no lone CR, complete within `end`. Needs a
+   * sentinel LF at `buf[end]` (see Aggregator), so the byte loop has no bounds check. Returns
+   * false, having changed nothing that matters, when the row needs the general path.
+   */
+  private scanPlain(buf: Uint8Array, pos: number, end: number): boolean {
+    const starts = this.starts
+    const ends = this.ends
+    const capacity = starts.length
+    let p = pos
+    let fieldStart = pos
+    let fieldCount = 0
+    for (;;) {
+      const c = buf[p]!
+      if (c > COMMA) {
+        p++
+        continue
+      }
+      if (c === COMMA) {
+        if (fieldCount < capacity) {
+          starts[fieldCount] = fieldStart
+          ends[fieldCount] = p
+        }
+        fieldCount++
+        p++
+        fieldStart = p
+        continue
+      }
+      if (c === LF) {
+        if (p >= end) return false
+        this.rowEnd = p
+        this.next = p + 1
+        break
+      }
+      if (c === CR) {
+        if (p + 1 >= end || buf[p + 1] !== LF) return false
+        this.rowEnd = p
+        this.next = p + 2
+        break
+      }
+      if (c === QUOTE) return false
+      p++
+    }
+    if (fieldCount >= capacity && this.growable) return false
+    if (fieldCount < capacity) {
+      starts[fieldCount] = fieldStart
+      ends[fieldCount] = this.rowEnd
+    }
+    fieldCount++
+    this.fieldCount = fieldCount
+    const quoting = this.quoting
+    for (let i = Math.min(fieldCount, capacity) - 1; i >= 0; i--) quoting[i] = UNQUOTED
+    this.newlines = 1
+    this.error = SCAN_OK
+    this.errorField = -1
+    return true
+  }
+
   private markError(error: number, field: number): void {
     if (this.error === SCAN_OK) {
       this.error = error
@@ -216,6 +280,11 @@ export function unescapeInto(buf: Uint8Array, start: number, end: number, out: U
 }
 
 /** The end of an unquoted field's value once trailing spaces and tabs are trimmed. */
+export function trimStart(buf: Uint8Array, start: number, end: number): number {
+  while (start < end && (buf[start] === SPACE || buf[start] === TAB)) start++
+  return start
+}
+
 export function trimEnd(buf: Uint8Array, start: number, end: number): number {
   while (end > start && (buf[end - 1] === SPACE || buf[end - 1] === TAB)) end--
   return end

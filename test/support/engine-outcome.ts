@@ -201,3 +201,8 @@ export function compareWithReference(
     },
   }
 }
+
+/** CSV text from rows: each row followed by LF. */
+export function lines(...rows: string[]): string {
+  return rows.map((row) => `${row}\n`).join('')
+}
