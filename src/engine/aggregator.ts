@@ -425,10 +425,15 @@ export class Aggregator {
       }
       this.counters.rows++
       const reason = `expected ${this.fieldCount} fields, found ${s.fieldCount}`
-      return this.reject('CSV_FIELD_COUNT', undefined, reason, buf, rowStart, line)
+      this.reject('CSV_FIELD_COUNT', undefined, reason, buf, rowStart, line)
+
+      return
     }
     this.counters.rows++
-    if (s.error !== SCAN_OK) return this.rejectScanError(buf, rowStart, line)
+    if (s.error !== SCAN_OK) {
+      this.rejectScanError(buf, rowStart, line)
+      return
+    }
 
     // Values first, with no side effect, so a bad row leaves no trace in the dictionaries.
     const key = this.key
@@ -449,10 +454,15 @@ export class Aggregator {
       valueEnds[k] = end
       if (isDate[k] === 1) {
         const code = parseDate(buf, start, end)
-        if (code === BAD_VALUE) return this.rejectValue('CSV_BAD_DATE', k, buf, rowStart, line)
+        if (code === BAD_VALUE) {
+          this.rejectValue('CSV_BAD_DATE', k, buf, rowStart, line)
+          return
+        }
         key[k] = code
       } else if (start === end) {
-        return this.rejectValue('CSV_EMPTY_VALUE', k, buf, rowStart, line)
+        this.rejectValue('CSV_EMPTY_VALUE', k, buf, rowStart, line)
+
+        return
       }
     }
     const sumField = this.sumField
@@ -466,7 +476,9 @@ export class Aggregator {
     if (value === BAD_VALUE) {
       valueStarts[width] = sumStart
       valueEnds[width] = sumEnd
-      return this.rejectValue('CSV_BAD_NUMBER', width, buf, rowStart, line)
+      this.rejectValue('CSV_BAD_NUMBER', width, buf, rowStart, line)
+
+      return
     }
 
     let hash = 0
@@ -489,7 +501,9 @@ export class Aggregator {
       let id = dictionary.find(source, start, end, valueHash)
       if (id === -1) {
         if (!isValidUtf8(source, start, end)) {
-          return this.rejectValue('CSV_BAD_TEXT', k, buf, rowStart, line)
+          this.rejectValue('CSV_BAD_TEXT', k, buf, rowStart, line)
+
+          return
         }
         id = dictionary.insert(source, start, end, valueHash)
       }

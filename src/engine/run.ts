@@ -67,6 +67,38 @@ export async function aggregate(
   } finally {
     await handle.close()
   }
+  if (!gzip && size >= IN_PROCESS_MAX_BYTES) {
+    const tempDir = options.tempDir ?? tmpdir()
+    const outputSink = new FileSink(output, tempDir)
+    const rejectsSink =
+      options.rejects === undefined ? undefined : new FileSink(options.rejects, tempDir)
+    try {
+      return await aggregateFileParallel({
+        path: input,
+        size,
+        spec,
+        options: {
+          groupBy: spec.groupBy.map((c) => c.name),
+          sum: spec.sum.name,
+          totalColumn: spec.totalColumn,
+          order: spec.order,
+          onError: spec.onError,
+        },
+        threads,
+        tempDir,
+        output: outputSink,
+        rejects: rejectsSink,
+        maxRowBytes: options.maxRowBytes,
+        minRangeBytes: options.minRangeBytes ?? DEFAULT_MIN_RANGE_BYTES,
+        signal: options.signal,
+        progress: throttleProgress(options.onProgress),
+      })
+    } catch (error) {
+      outputSink.discard()
+      rejectsSink?.discard()
+      throw error
+    }
+  }
   const source = createReadStream(input, { highWaterMark: 1 << 20 })
   return aggregateStream(
     gzip ? source.pipe(createGunzip()) : source,
@@ -77,6 +109,9 @@ export async function aggregate(
     () => source.bytesRead,
   )
 }
+
+/** Smaller plain files are aggregated on the calling thread: starting threads would cost more. */
+const IN_PROCESS_MAX_BYTES = 64 * 1024
 
 /** The single-thread path: one aggregator fed chunk by chunk. */
 async function aggregateStream(

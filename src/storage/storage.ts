@@ -49,18 +49,18 @@ export class Storage implements BlobStore {
     }
   }
 
-  get(key: string, range: ByteRange = {}): Promise<Readable> {
+  async get(key: string, range: ByteRange = {}): Promise<Readable> {
     validateKey(key)
     validateRange(range)
     return this.call('read', key, () => this.adapter.get(key, range))
   }
 
-  stat(key: string): Promise<BlobStat> {
+  async stat(key: string): Promise<BlobStat> {
     validateKey(key)
     return this.call('stat', key, () => this.adapter.stat(key))
   }
 
-  delete(key: string): Promise<void> {
+  async delete(key: string): Promise<void> {
     validateKey(key)
     return this.call('delete', key, () => this.adapter.delete(key))
   }
@@ -74,15 +74,13 @@ export class Storage implements BlobStore {
     }
   }
 
-  localPath(key: string, options?: LocalPathOptions): Promise<string> {
+  async localPath(key: string, options?: LocalPathOptions): Promise<string> {
     validateKey(key)
     const localPath = this.adapter.localPath?.bind(this.adapter)
     if (!localPath) {
-      return Promise.reject(
-        new StorageError(
-          'E_UNSUPPORTED',
-          'this store keeps blobs remotely: there is no local path; read the blob with get()',
-        ),
+      throw new StorageError(
+        'E_UNSUPPORTED',
+        'this store keeps blobs remotely: there is no local path; read the blob with get()',
       )
     }
     return this.call('locate', key, () => localPath(key, options))

@@ -212,7 +212,9 @@ export function abortError(): EngineError {
 
 function copyRejects(sink: FileSink, spools: string[], lineBases: number[]): void {
   const writer = new RejectsWriter(sink.write)
-  spools.forEach((spool, i) => readRejectSpool(spool, (row) => writer.write(row, lineBases[i]!)))
+  spools.forEach((spool, i) => {
+    readRejectSpool(spool, (row) => writer.write(row, lineBases[i]!))
+  })
   writer.end()
 }
 

@@ -6,12 +6,15 @@ import { Worker } from 'node:worker_threads'
 import { EngineError } from '../errors.js'
 import type { FromWorker, ProgressMessage, SerializedError, Task, ToWorker } from './protocol.js'
 
-const entry = new URL(
-  `./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
-  import.meta.url,
-)
-// Running from TypeScript sources (tests, `tsx`): the worker needs the same loader.
-const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : []
+const fromSource = import.meta.url.endsWith('.ts')
+const entry = new URL(`./worker-entry.${fromSource ? 'ts' : 'js'}`, import.meta.url)
+
+/** Running from TypeScript sources (tests, `tsx`), the thread must load tsx's hooks first. */
+function startWorker(): Worker {
+  if (!fromSource) return new Worker(entry)
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`
+  return new Worker(bootstrap, { eval: true })
+}
 
 interface Pending {
   resolve: (result: unknown) => void
@@ -27,7 +30,7 @@ export class ThreadPool {
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(entry, { execArgv })
+      const worker = startWorker()
       worker.on('message', (message: FromWorker) => this.receive(message))
       worker.on('error', (error) => this.failAll(error))
       worker.on('exit', (code) => {
