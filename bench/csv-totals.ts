@@ -115,7 +115,9 @@ export async function forEachRecord(
     fields = []
   }
 
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(path, {
+    highWaterMark: 1 << 20,
+  }) as AsyncIterable<Buffer>) {
     let start = 0
     const takeField = (end: number) => {
       if (parts.length === 0) fields.push(chunk.toString('utf8', start, end))

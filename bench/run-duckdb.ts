@@ -8,8 +8,9 @@
  * (RFC 4180 `""`), explicit column types so that no sniffing or type inference can change a
  * value, and Date parsed as a real date (tally validates dates too).
  */
-import { DuckDBInstance, version } from '@duckdb/node-api'
+
 import { parseArgs } from 'node:util'
+import { DuckDBInstance, version } from '@duckdb/node-api'
 
 const { values } = parseArgs({
   options: {

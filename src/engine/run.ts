@@ -7,6 +7,7 @@
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
+import { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import { Aggregator } from './aggregator.js'
 import { EngineError } from './errors.js'
@@ -55,7 +56,9 @@ export async function aggregate(
       `threads must be an integer from 1 to 256, got ${threads}`,
     )
   }
-  if (typeof input !== 'string') return aggregateStream(input, undefined, output, spec, options)
+  if (typeof input !== 'string') {
+    return aggregateStream(gunzipIfNeeded(input), undefined, output, spec, options)
+  }
   const handle = await open(input, 'r')
   let size: number
   let gzip: boolean
@@ -176,4 +179,22 @@ async function aggregateStream(
     rejectsSink?.discard()
     throw error
   }
+}
+
+/** The bytes of a stream, decompressed when they start with the gzip magic number. */
+async function* gunzipIfNeeded(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]()
+  const first = await iterator.next()
+  if (first.done) return
+  async function* all() {
+    yield first.value
+    for (;;) {
+      const next = await iterator.next()
+      if (next.done) return
+      yield next.value
+    }
+  }
+  if (first.value[0] === 0x1f && first.value[1] === 0x8b)
+    yield* Readable.from(all()).pipe(createGunzip())
+  else yield* all()
 }
