@@ -101,6 +101,7 @@ const QUOTE_IN_QUOTED = 3
 export async function forEachRecord(
   path: string,
   onRecord: (fields: string[], index: number) => void,
+  chunkBytes = 1 << 20,
 ): Promise<void> {
   let state = FIELD_START
   let fields: string[] = []
@@ -115,9 +116,8 @@ export async function forEachRecord(
     fields = []
   }
 
-  for await (const chunk of createReadStream(path, {
-    highWaterMark: 1 << 20,
-  }) as AsyncIterable<Buffer>) {
+  const chunks = createReadStream(path, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>
+  for await (const chunk of chunks) {
     let start = 0
     const takeField = (end: number) => {
       if (parts.length === 0) fields.push(chunk.toString('utf8', start, end))

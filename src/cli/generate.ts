@@ -13,6 +13,7 @@ import {
   type GenerateOptions,
   type GenerateSummary,
   generateSongPlaysChunks,
+  validateGenerateOptions,
 } from './generate-data.js'
 
 export {
@@ -53,12 +54,20 @@ export function registerGenerate(program: Command): void {
         badRowRate: flags.badRows,
       }
       try {
+        validateGenerateOptions(options)
+      } catch (error) {
+        command.error(`error: ${(error as Error).message}`)
+      }
+      try {
         await writeGenerated(options, flags.output)
       } catch (error) {
-        if (error instanceof RangeError) command.error(`error: ${error.message}`)
+        const { code, message } = error as NodeJS.ErrnoException
         // `tally generate | head` closes the pipe early: that is the reader's choice, not a failure.
-        if ((error as NodeJS.ErrnoException).code === 'EPIPE') return
-        throw error
+        if (code === 'EPIPE') return
+        if (typeof code !== 'string') throw error
+        // File system problems (no such directory, no space) are the user's to fix: no stack.
+        process.stderr.write(`tally: cannot write ${flags.output ?? 'stdout'}: ${message}\n`)
+        process.exitCode = 1
       }
     })
 }

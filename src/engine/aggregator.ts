@@ -255,6 +255,16 @@ export class Aggregator {
     return bytes
   }
 
+  /**
+   * Drops every group (after they were spilled to disk): memory starts over, while counters,
+   * line numbers and the position in the input go on.
+   */
+  resetGroups(): void {
+    const width = this.key.length
+    this.tables = this.tables.map(() => new GroupTable(width))
+    if (this.layout) this.useLayout(this.layout)
+  }
+
   private useLayout(layout: ColumnLayout): void {
     this.layout = layout
     this.groupFields = Int32Array.from(layout.groupIndexes)

@@ -93,6 +93,7 @@ export async function aggregate(
         rejects: rejectsSink,
         maxRowBytes: options.maxRowBytes,
         minRangeBytes: options.minRangeBytes ?? DEFAULT_MIN_RANGE_BYTES,
+        memoryBytes: (options.memoryMb ?? DEFAULT_MEMORY_MB) * 1024 * 1024,
         signal: options.signal,
         progress: throttleProgress(options.onProgress),
       })
@@ -112,6 +113,9 @@ export async function aggregate(
     () => source.bytesRead,
   )
 }
+
+/** The default budget for the groups, in MiB. */
+export const DEFAULT_MEMORY_MB = 1024
 
 /** Smaller plain files are aggregated on the calling thread: starting threads would cost more. */
 const IN_PROCESS_MAX_BYTES = 64 * 1024

@@ -39,6 +39,8 @@ export interface ParallelFileOptions {
   rejects: FileSink | undefined
   maxRowBytes: number | undefined
   minRangeBytes: number
+  /** Budget for the groups of all threads together; past it they spill to disk. */
+  memoryBytes: number
   signal: AbortSignal | undefined
   progress: ProgressListener
 }
@@ -95,6 +97,8 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
       partitions,
       maxRowBytes: o.maxRowBytes,
       rejectsPath: o.rejects ? join(work, `rejects-${i}-${start}.bin`) : undefined,
+      memoryBytes: o.memoryBytes / threads,
+      spillPrefix: join(work, `spill-${i}-${start}`),
     })
     const parse = (i: number, start: number) =>
       pool.run<ParseResult>(i, { type: 'parse', task: parseTask(i, start) }, (m) => {
@@ -161,6 +165,7 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
           task: {
             partition: p,
             sources,
+            spills: results.flatMap((r) => (r.spills[p] ? [r.spills[p]] : [])),
             layout,
             order: o.spec.order,
             totalColumn: o.spec.totalColumn,

@@ -4,21 +4,18 @@
  * writing run in parallel; the partitions are then interleaved by `combineParts`.
  */
 import { closeSync, openSync, writeSync } from 'node:fs'
-import { textEncoder } from '../bytes.js'
+import { hashBytes, textEncoder } from '../bytes.js'
 import { ByteDictionary } from '../dictionary.js'
 import { GroupTable } from '../group-table.js'
 import { groupOrder } from '../order.js'
 import { ByteWriter, writeGroup, writeHeader } from '../output.js'
 import type { OutputOrder } from '../spec.js'
+import { readSpill } from '../spill.js'
 import { formatDate } from '../values.js'
-import type { MergeResult, MergeTask, ParsedGroups } from './protocol.js'
+import type { MergeResult, MergeTask } from './protocol.js'
 
 export function mergePartition(task: MergeTask): MergeResult {
-  const { table, dictionaries } = mergeSources(
-    task.sources,
-    task.partition,
-    task.layout.groupKinds.length,
-  )
+  const { table, dictionaries } = mergeSources(task)
   const order = groupOrder(table, dictionaries, task.order)
   const rows = openFileWriter(task.rowsPath)
   const keys = task.keysPath === undefined ? undefined : openFileWriter(task.keysPath)
@@ -43,12 +40,13 @@ export function mergePartition(task: MergeTask): MergeResult {
   }
 }
 
-function mergeSources(
-  sources: ParsedGroups[],
-  partition: number,
-  width: number,
-): { table: GroupTable; dictionaries: (ByteDictionary | undefined)[] } {
-  if (sources.length === 1) {
+function mergeSources(task: MergeTask): {
+  table: GroupTable
+  dictionaries: (ByteDictionary | undefined)[]
+} {
+  const { sources, partition, spills } = task
+  const width = task.layout.groupKinds.length
+  if (sources.length === 1 && spills.length === 0) {
     const only = sources[0]!
     return {
       table: GroupTable.fromSnapshot(only.tables[partition]!),
@@ -58,7 +56,9 @@ function mergeSources(
   let expected = 0
   for (const source of sources) expected = Math.max(expected, source.tables[partition]!.size)
   const table = new GroupTable(width, expected)
-  const dictionaries = sources[0]!.dictionaries.map((d) => (d ? new ByteDictionary() : undefined))
+  const dictionaries = task.layout.groupKinds.map((k) =>
+    k === 'text' ? new ByteDictionary() : undefined,
+  )
   const key = new Int32Array(width)
   for (const source of sources) {
     const from = GroupTable.fromSnapshot(source.tables[partition]!)
@@ -94,6 +94,24 @@ function mergeSources(
         Number.isNaN(sum) ? from.bigSums.get(g) : undefined,
       )
     }
+  }
+  const isDate = task.layout.groupKinds.map((k) => k === 'date')
+  for (const path of spills) {
+    readSpill(path, width, isDate, (group) => {
+      for (let k = 0; k < width; k++) {
+        const value = group.values[k]!
+        if (typeof value === 'number') {
+          key[k] = value
+          continue
+        }
+        const target = dictionaries[k]!
+        const hash = hashBytes(value, 0, value.length)
+        let id = target.find(value, 0, value.length, hash)
+        if (id === -1) id = target.insert(value, 0, value.length, hash)
+        key[k] = id
+      }
+      table.merge(key, group.hash, group.first, group.sum, group.bigSum)
+    })
   }
   return { table, dictionaries }
 }

@@ -3,6 +3,7 @@ import { closeSync, openSync, readSync } from 'node:fs'
 import { Aggregator } from '../aggregator.js'
 import { RejectSpoolWriter } from '../rejects-spool.js'
 import { createSpec } from '../spec.js'
+import { spillTable } from '../spill.js'
 import type { ParseResult, ParseTask } from './protocol.js'
 
 const READ_BYTES = 1 << 20
@@ -22,6 +23,15 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
     maxRowBytes: task.maxRowBytes,
     onReject: spool?.write,
   })
+  const spills: string[] = []
+  const spill = () => {
+    const state = aggregator.state()
+    state.tables.forEach((table, p) => {
+      spills[p] = `${task.spillPrefix}-${p}.bin`
+      spillTable(spills[p], table, state.dictionaries)
+    })
+    aggregator.resetGroups()
+  }
   const fd = openSync(task.path, 'r')
   try {
     let position = task.start
@@ -31,12 +41,17 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       if (n === 0) break
       position += n
       aggregator.commit(n)
+      if (aggregator.groupBytes > task.memoryBytes) spill()
       if (reads % PROGRESS_EVERY_READS === 0) {
         const c = aggregator.counters
         onProgress(c.bytes, c.rows, c.rejected, aggregator.groupCount)
       }
     }
-    const state = aggregator.end()
+    let state = aggregator.end()
+    if (spills.length > 0 && aggregator.groupBytes > task.memoryBytes / 2) {
+      spill()
+      state = aggregator.state()
+    }
     return {
       groups: {
         dictionaries: state.dictionaries.map((d) => d?.snapshot()),
@@ -48,6 +63,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       lines: state.lines,
       endOffset: state.endOffset,
       firstRejects: state.firstRejects,
+      spills,
     }
   } finally {
     closeSync(fd)

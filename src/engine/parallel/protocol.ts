@@ -21,6 +21,10 @@ export interface ParseTask {
   maxRowBytes: number | undefined
   /** Where to spool rejected rows; undefined to count them only. */
   rejectsPath: string | undefined
+  /** Memory budget for this range's groups; past it they spill to disk. */
+  memoryBytes: number
+  /** Spill file prefix: partition p goes to `${spillPrefix}-${p}.bin`. */
+  spillPrefix: string
 }
 
 export interface ParsedGroups {
@@ -40,12 +44,16 @@ export interface ParseResult {
   endOffset: number
   /** With line numbers counted from the range start (0). */
   firstRejects: RejectSummary[]
+  /** Spill file per partition, when the groups outgrew the budget; empty otherwise. */
+  spills: string[]
 }
 
 /** Merge one partition of every range's groups and write it out in order. */
 export interface MergeTask {
   partition: number
   sources: ParsedGroups[]
+  /** Spill files of this partition, from every range. */
+  spills: string[]
   layout: ColumnLayout
   order: OutputOrder
   totalColumn: string
