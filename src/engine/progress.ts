@@ -8,7 +8,8 @@ export interface AggregateProgress {
   rejected: number
   /** Distinct groups so far (an upper bound while threads have not merged). */
   groups: number
-  phase: 'reading' | 'merging' | 'writing' | 'done'
+  /** `receiving`: a stream or gzip file is being written to a temporary file first. */
+  phase: 'receiving' | 'reading' | 'merging' | 'writing' | 'done'
 }
 
 export type ProgressListener = (progress: AggregateProgress) => void

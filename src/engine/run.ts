@@ -1,16 +1,20 @@
 /**
- * `aggregate(input, output, options)`: the engine's file and stream shell. Picks the path:
- * a plain CSV file is split into byte ranges aggregated by worker threads; gzip files and
- * streams are aggregated on the calling thread as they arrive.
+ * `aggregate(input, output, options)`: the engine's file and stream shell.
+ *
+ * A plain CSV file is split into byte ranges aggregated by worker threads (parallel/). A gzip
+ * file or a stream is first written, decompressed, to a temporary file, then aggregated the
+ * same way: one path for everything, bounded in memory. Tiny files skip the threads.
  */
-
-import { createReadStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { open, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
-import { Readable } from 'node:stream'
+import { join } from 'node:path'
+import { Readable, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { Aggregator } from './aggregator.js'
-import { EngineError } from './errors.js'
+import { EngineError, isEngineError } from './errors.js'
 import { groupOrder } from './order.js'
 import { ByteWriter, writeGroups, writeHeader } from './output.js'
 import {
@@ -24,13 +28,13 @@ import { type AggregateSummary, assertSomeRowsValid } from './result.js'
 import { FileSink, type OutputTarget } from './sinks.js'
 import { type AggregateOptions, type AggregateSpec, createSpec } from './spec.js'
 
-/** A file path, or the bytes of a CSV as they arrive. */
+/** A file path, or the bytes of a CSV (plain or gzip) as they arrive. */
 export type AggregateInput = string | AsyncIterable<Uint8Array>
 
 export interface AggregateRunOptions extends AggregateOptions {
   /** Where rejected rows go (`on_error=skip`); counted only when absent. */
   rejects?: OutputTarget
-  /** Worker threads for a plain file. Default: the number of cores. */
+  /** Worker threads. Default: the number of cores. */
   threads?: number
   /** Memory budget for the groups in MiB, beyond which they spill to disk. */
   memoryMb?: number
@@ -38,10 +42,19 @@ export interface AggregateRunOptions extends AggregateOptions {
   tempDir?: string
   signal?: AbortSignal
   onProgress?: ProgressListener
+  /** Longest row accepted, in bytes. */
   maxRowBytes?: number
+  /** Largest input accepted after decompression, in bytes (a small gzip can hold terabytes). */
+  maxInputBytes?: number
   /** Fewer threads are used when a thread would get fewer bytes than this. */
   minRangeBytes?: number
 }
+
+/** The default budget for the groups, in MiB. */
+export const DEFAULT_MEMORY_MB = 1024
+
+/** Smaller plain files are aggregated on the calling thread: starting threads would cost more. */
+const IN_PROCESS_MAX_BYTES = 64 * 1024
 
 export async function aggregate(
   input: AggregateInput,
@@ -56,131 +69,85 @@ export async function aggregate(
       `threads must be an integer from 1 to 256, got ${threads}`,
     )
   }
-  if (typeof input !== 'string') {
-    return aggregateStream(gunzipIfNeeded(input), undefined, output, spec, options)
+  const memoryMb = options.memoryMb ?? DEFAULT_MEMORY_MB
+  if (!(memoryMb > 0)) {
+    throw new EngineError(
+      'INVALID_OPTION_MEMORY',
+      `memory must be a positive number of MiB, got ${memoryMb}`,
+    )
   }
-  const handle = await open(input, 'r')
-  let size: number
-  let gzip: boolean
+  if (options.signal?.aborted) throw abortError()
+  const tempDir = options.tempDir ?? tmpdir()
+  if (typeof input === 'string' && !(await isGzipFile(input))) {
+    return aggregatePlainFile(input, output, spec, threads, memoryMb, tempDir, options)
+  }
+  const spool = join(tempDir, `.tally-input-${randomBytes(6).toString('hex')}.csv`)
   try {
-    size = (await handle.stat()).size
+    const source = typeof input === 'string' ? createReadStream(input) : input
+    await spoolInput(source, spool, options)
+    return await aggregatePlainFile(spool, output, spec, threads, memoryMb, tempDir, options)
+  } finally {
+    await rm(spool, { force: true })
+  }
+}
+
+async function isGzipFile(path: string): Promise<boolean> {
+  const handle = await open(path, 'r')
+  try {
     const head = Buffer.alloc(2)
-    await handle.read(head, 0, 2, 0)
-    gzip = head[0] === 0x1f && head[1] === 0x8b
+    const { bytesRead } = await handle.read(head, 0, 2, 0)
+    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b
   } finally {
     await handle.close()
   }
-  if (!gzip && size >= IN_PROCESS_MAX_BYTES) {
-    const tempDir = options.tempDir ?? tmpdir()
-    const outputSink = new FileSink(output, tempDir)
-    const rejectsSink =
-      options.rejects === undefined ? undefined : new FileSink(options.rejects, tempDir)
-    try {
-      return await aggregateFileParallel({
-        path: input,
-        size,
-        spec,
-        options: {
-          groupBy: spec.groupBy.map((c) => c.name),
-          sum: spec.sum.name,
-          totalColumn: spec.totalColumn,
-          order: spec.order,
-          onError: spec.onError,
-        },
-        threads,
-        tempDir,
-        output: outputSink,
-        rejects: rejectsSink,
-        maxRowBytes: options.maxRowBytes,
-        minRangeBytes: options.minRangeBytes ?? DEFAULT_MIN_RANGE_BYTES,
-        memoryBytes: (options.memoryMb ?? DEFAULT_MEMORY_MB) * 1024 * 1024,
-        signal: options.signal,
-        progress: throttleProgress(options.onProgress),
-      })
-    } catch (error) {
-      outputSink.discard()
-      rejectsSink?.discard()
-      throw error
-    }
-  }
-  const source = createReadStream(input, { highWaterMark: 1 << 20 })
-  return aggregateStream(
-    gzip ? source.pipe(createGunzip()) : source,
-    size,
-    output,
-    spec,
-    options,
-    () => source.bytesRead,
-  )
 }
 
-/** The default budget for the groups, in MiB. */
-export const DEFAULT_MEMORY_MB = 1024
-
-/** Smaller plain files are aggregated on the calling thread: starting threads would cost more. */
-const IN_PROCESS_MAX_BYTES = 64 * 1024
-
-/** The single-thread path: one aggregator fed chunk by chunk. */
-async function aggregateStream(
+/** Writes a stream to `path`, decompressed when it is gzip, refusing more than `maxInputBytes`. */
+async function spoolInput(
   source: AsyncIterable<Uint8Array>,
-  bytesTotal: number | undefined,
-  output: OutputTarget,
-  spec: AggregateSpec,
+  path: string,
   options: AggregateRunOptions,
-  sourceBytes?: () => number,
-): Promise<AggregateSummary> {
-  const tempDir = options.tempDir ?? tmpdir()
+): Promise<void> {
+  const limit = options.maxInputBytes ?? Number.POSITIVE_INFINITY
   const progress = throttleProgress(options.onProgress)
-  const rejectsSink =
-    options.rejects === undefined ? undefined : new FileSink(options.rejects, tempDir)
-  const outputSink = new FileSink(output, tempDir)
-  try {
-    const rejects = rejectsSink && new RejectsWriter(rejectsSink.write)
-    const aggregator = new Aggregator(spec, {
-      maxRowBytes: options.maxRowBytes,
-      onReject: rejects && ((row) => rejects.write(row)),
-    })
-    const report = (phase: 'reading' | 'writing' | 'done') => {
-      const counters = aggregator.counters
+  let bytes = 0
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length
+      if (bytes > limit) {
+        callback(
+          new EngineError(
+            'INPUT_TOO_LARGE',
+            `the input is larger than ${limit} bytes once decompressed`,
+          ),
+        )
+        return
+      }
       progress({
-        bytesDone: sourceBytes ? sourceBytes() : counters.bytes,
-        bytesTotal,
-        rows: counters.rows,
-        rejected: counters.rejected,
-        groups: aggregator.groupCount,
-        phase,
+        bytesDone: bytes,
+        bytesTotal: undefined,
+        rows: 0,
+        rejected: 0,
+        groups: 0,
+        phase: 'receiving',
       })
-    }
-    for await (const chunk of source) {
-      if (options.signal?.aborted) throw abortError()
-      aggregator.push(chunk)
-      report('reading')
-    }
-    const state = aggregator.end()
-    assertSomeRowsValid(state.counters.rows, state.counters.rejected, state.firstRejects)
-    report('writing')
-    const out = new ByteWriter(outputSink.write)
-    writeHeader(out, state.layout!, spec.totalColumn)
-    const table = state.tables[0]!
-    writeGroups(out, table, state.dictionaries, groupOrder(table, state.dictionaries, spec.order))
-    out.flush()
-    rejects?.end()
-    // An empty output still has its header; rejects exist even when there are none.
-    rejectsSink?.write(new Uint8Array(0))
-    const outputBytes = await outputSink.commit()
-    const rejectsBytes = (await rejectsSink?.commit()) ?? 0
-    report('done')
-    return {
-      bytesRead: state.counters.bytes,
-      rowsRead: state.counters.rows,
-      rowsRejected: state.counters.rejected,
-      groups: table.size,
-      outputBytes,
-      rejectsBytes,
-    }
+      callback(null, chunk)
+    },
+  })
+  try {
+    await pipeline(gunzipIfNeeded(source), counter, createWriteStream(path), {
+      signal: options.signal,
+    })
   } catch (error) {
-    outputSink.discard()
-    rejectsSink?.discard()
+    if (options.signal?.aborted) throw abortError()
+    if (isEngineError(error)) throw error
+    const code = (error as NodeJS.ErrnoException).code
+    if (code?.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+      throw new EngineError(
+        'CSV_BAD_GZIP',
+        `the gzip data is damaged or truncated (${(error as Error).message})`,
+      )
+    }
     throw error
   }
 }
@@ -198,7 +165,99 @@ async function* gunzipIfNeeded(source: AsyncIterable<Uint8Array>): AsyncIterable
       yield next.value
     }
   }
-  if (first.value[0] === 0x1f && first.value[1] === 0x8b)
+  if (first.value[0] === 0x1f && first.value[1] === 0x8b) {
     yield* Readable.from(all()).pipe(createGunzip())
-  else yield* all()
+  } else {
+    yield* all()
+  }
+}
+
+async function aggregatePlainFile(
+  path: string,
+  output: OutputTarget,
+  spec: AggregateSpec,
+  threads: number,
+  memoryMb: number,
+  tempDir: string,
+  options: AggregateRunOptions,
+): Promise<AggregateSummary> {
+  const handle = await open(path, 'r')
+  const size = (await handle.stat()).size
+  await handle.close()
+  const outputSink = new FileSink(output, tempDir)
+  const rejectsSink =
+    options.rejects === undefined ? undefined : new FileSink(options.rejects, tempDir)
+  try {
+    if (size < IN_PROCESS_MAX_BYTES) {
+      return await aggregateInProcess(path, size, spec, outputSink, rejectsSink, options)
+    }
+    return await aggregateFileParallel({
+      path,
+      size,
+      spec,
+      options: {
+        groupBy: spec.groupBy.map((c) => c.name),
+        sum: spec.sum.name,
+        totalColumn: spec.totalColumn,
+        order: spec.order,
+        onError: spec.onError,
+      },
+      threads,
+      tempDir,
+      output: outputSink,
+      rejects: rejectsSink,
+      maxRowBytes: options.maxRowBytes,
+      minRangeBytes: options.minRangeBytes ?? DEFAULT_MIN_RANGE_BYTES,
+      memoryBytes: memoryMb * 1024 * 1024,
+      signal: options.signal,
+      progress: throttleProgress(options.onProgress),
+    })
+  } catch (error) {
+    outputSink.discard()
+    rejectsSink?.discard()
+    throw error
+  }
+}
+
+/** The single-thread path for small files: one aggregator, then the writer. */
+async function aggregateInProcess(
+  path: string,
+  size: number,
+  spec: AggregateSpec,
+  outputSink: FileSink,
+  rejectsSink: FileSink | undefined,
+  options: AggregateRunOptions,
+): Promise<AggregateSummary> {
+  const rejects = rejectsSink && new RejectsWriter(rejectsSink.write)
+  const aggregator = new Aggregator(spec, {
+    maxRowBytes: options.maxRowBytes,
+    onReject: rejects && ((row) => rejects.write(row)),
+  })
+  for await (const chunk of createReadStream(path)) aggregator.push(chunk)
+  const state = aggregator.end()
+  assertSomeRowsValid(state.counters.rows, state.counters.rejected, state.firstRejects)
+  const out = new ByteWriter(outputSink.write)
+  writeHeader(out, state.layout!, spec.totalColumn)
+  const table = state.tables[0]!
+  writeGroups(out, table, state.dictionaries, groupOrder(table, state.dictionaries, spec.order))
+  out.flush()
+  rejects?.end()
+  const outputBytes = await outputSink.commit()
+  const rejectsBytes = (await rejectsSink?.commit()) ?? 0
+  options.onProgress?.({
+    bytesDone: size,
+    bytesTotal: size,
+    rows: state.counters.rows,
+    rejected: state.counters.rejected,
+    groups: table.size,
+    phase: 'done',
+  })
+  return {
+    bytesRead: state.counters.bytes,
+    rowsRead: state.counters.rows,
+    rowsRejected: state.counters.rejected,
+    groups: table.size,
+    outputBytes,
+    rejectsBytes,
+  }
 }

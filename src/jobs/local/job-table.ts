@@ -11,7 +11,7 @@
  * changes nothing and returns undefined instead of overwriting.
  */
 import type { Database, Statement } from 'better-sqlite3'
-import { JobError } from '../job-error.js'
+import type { JobPage, ListJobsQuery } from '../backend.js'
 import {
   assertTransition,
   FINISHED_STATUSES,
@@ -21,7 +21,7 @@ import {
   type JobResult,
   type JobStatus,
 } from '../job.js'
-import type { JobPage, ListJobsQuery } from '../backend.js'
+import { JobError } from '../job-error.js'
 
 const SCHEMA_VERSION = 1
 
@@ -183,8 +183,9 @@ export class JobTable {
   }
 
   countQueued(): number {
-    return (this.sql(`SELECT count(*) AS n FROM jobs WHERE status = 'queued'`).get() as { n: number })
-      .n
+    return (
+      this.sql(`SELECT count(*) AS n FROM jobs WHERE status = 'queued'`).get() as { n: number }
+    ).n
   }
 
   /** Atomically takes the oldest due queued job: status running, one more attempt. */
@@ -201,7 +202,9 @@ export class JobTable {
 
   /** When the earliest queued job becomes due (epoch ms), or undefined when none is queued. */
   nextDueMs(): number | undefined {
-    const row = this.sql(`SELECT min(run_after_ms) AS due FROM jobs WHERE status = 'queued'`).get() as {
+    const row = this.sql(
+      `SELECT min(run_after_ms) AS due FROM jobs WHERE status = 'queued'`,
+    ).get() as {
       due: number | null
     }
     return row.due ?? undefined
@@ -232,9 +235,9 @@ export class JobTable {
   }
 
   running(): Job[] {
-    return (this.sql(`SELECT * FROM jobs WHERE status = 'running' ORDER BY seq`).all() as JobRow[]).map(
-      toJob,
-    )
+    return (
+      this.sql(`SELECT * FROM jobs WHERE status = 'running' ORDER BY seq`).all() as JobRow[]
+    ).map(toJob)
   }
 
   /** Finished jobs whose files are still there and that finished at or before `beforeIso`. */
