@@ -12,7 +12,12 @@
  * Timestamps are ISO 8601 strings in UTC (what the HTTP view shows, and they sort as text).
  */
 import { randomBytes } from 'node:crypto'
-import { createSpec, DEFAULT_GROUP_BY, DEFAULT_SUM } from '../engine/index.js'
+import {
+  type AggregateProgress,
+  createSpec,
+  DEFAULT_GROUP_BY,
+  DEFAULT_SUM,
+} from '../engine/index.js'
 import { JobError } from './job-error.js'
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const
@@ -57,7 +62,8 @@ export interface JobProgress {
   percent: number | null
   /** Estimated seconds left, from the rate so far; null until it can be estimated. */
   etaSeconds: number | null
-  phase: 'reading' | 'merging' | 'writing' | 'done'
+  /** The engine's phase (reading, merging, writing, done, ...). */
+  phase: AggregateProgress['phase']
 }
 
 export interface JobResult {
