@@ -42,6 +42,8 @@ import { BAD_VALUE, parseBigCount, parseCount, parseDate } from './values.js'
 export const DEFAULT_MAX_ROW_BYTES = 64 * 1024 * 1024
 const MAX_HEADER_FIELDS = 100_000
 const FIRST_REJECTS_KEPT = 3
+/** Rows staged before they are added partition by partition. */
+const STAGE_ROWS = 1 << 16
 
 /** A row left out under `on_error=skip`. */
 export interface RejectedRow {
@@ -108,6 +110,14 @@ export class Aggregator {
   private tables: GroupTable[]
   /** Right shift from a group hash to its partition; -1 with a single partition. */
   private readonly partitionShift: number
+  private readonly tableGroups: number
+  /** Rows waiting to be added: [hash, key...] in `stageInts`, their count and offset. */
+  private readonly stageInts: Int32Array
+  private readonly stageValues: Float64Array
+  private readonly stageOffsets: Float64Array
+  private readonly stageOrder: Int32Array
+  private readonly stageCounts: Int32Array
+  private staged = 0
   private scanner: RowScanner
   private readonly key: Int32Array
   /** Per group column: its field index, and 1 when it holds dates. */
@@ -157,7 +167,18 @@ export class Aggregator {
     if (!Number.isInteger(Math.log2(partitions)))
       throw new Error('partitions must be a power of two')
     this.partitionShift = partitions === 1 ? -1 : 32 - Math.log2(partitions)
-    this.tables = Array.from({ length: partitions }, () => new GroupTable(spec.groupBy.length))
+    this.tableGroups = partitions === 1 ? 4096 : 64
+    this.tables = Array.from(
+      { length: partitions },
+      () => new GroupTable(spec.groupBy.length, this.tableGroups),
+    )
+    const width = spec.groupBy.length
+    const stageRows = partitions === 1 ? 0 : STAGE_ROWS
+    this.stageInts = new Int32Array(stageRows * (width + 1))
+    this.stageValues = new Float64Array(stageRows)
+    this.stageOffsets = new Float64Array(stageRows)
+    this.stageOrder = new Int32Array(stageRows)
+    this.stageCounts = new Int32Array(partitions + 1)
     if (options.layout) this.useLayout(options.layout)
     this.scanner = new RowScanner(options.layout ? options.layout.fieldCount : 64, !options.layout)
   }
@@ -230,6 +251,7 @@ export class Aggregator {
   }
 
   state(): AggregateState {
+    this.flushStage()
     return {
       layout: this.layout,
       dictionaries: this.dictionaries,
@@ -242,6 +264,7 @@ export class Aggregator {
   }
 
   get groupCount(): number {
+    this.flushStage()
     let groups = 0
     for (const table of this.tables) groups += table.size
     return groups
@@ -249,6 +272,7 @@ export class Aggregator {
 
   /** Memory held by the groups, for the memory budget. */
   get groupBytes(): number {
+    this.flushStage()
     let bytes = 0
     for (const table of this.tables) bytes += table.byteSize
     for (const d of this.dictionaries) if (d) bytes += d.byteSize
@@ -260,8 +284,9 @@ export class Aggregator {
    * line numbers and the position in the input go on.
    */
   resetGroups(): void {
+    this.flushStage()
     const width = this.key.length
-    this.tables = this.tables.map(() => new GroupTable(width))
+    this.tables = this.tables.map(() => new GroupTable(width, this.tableGroups))
     if (this.layout) this.useLayout(this.layout)
   }
 
@@ -522,10 +547,58 @@ export class Aggregator {
     }
     hash = mix32(hash)
     const shift = this.partitionShift
-    const table = shift < 0 ? this.tables[0]! : this.tables[hash >>> shift]!
-    const g = table.findOrInsert(key, hash, this.base + rowStart)
-    if (value >= 0) table.add(g, value)
-    else table.addBig(g, parseBigCount(buf, sumStart, sumEnd))
+    if (shift < 0) {
+      const table = this.tables[0]!
+      const g = table.findOrInsert(key, 0, hash, this.base + rowStart)
+      if (value >= 0) table.add(g, value)
+      else table.addBig(g, parseBigCount(buf, sumStart, sumEnd))
+      return
+    }
+    if (value < 0) {
+      // Rare: a count too long for a double. Staged rows go first, so first offsets stay right.
+      this.flushStage()
+      const table = this.tables[hash >>> shift]!
+      table.addBig(
+        table.findOrInsert(key, 0, hash, this.base + rowStart),
+        parseBigCount(buf, sumStart, sumEnd),
+      )
+      return
+    }
+    // Staged, then added partition by partition: each partition's table stays in cache.
+    const n = this.staged
+    const ints = this.stageInts
+    const at = n * (width + 1)
+    ints[at] = hash
+    for (let k = 0; k < width; k++) ints[at + 1 + k] = key[k]!
+    this.stageValues[n] = value
+    this.stageOffsets[n] = this.base + rowStart
+    if (++this.staged === STAGE_ROWS) this.flushStage()
+  }
+
+  /** Adds the staged rows to their groups, sorted by partition (a stable counting sort). */
+  private flushStage(): void {
+    const n = this.staged
+    if (n === 0) return
+    this.staged = 0
+    const stride = this.key.length + 1
+    const ints = this.stageInts
+    const shift = this.partitionShift
+    const counts = this.stageCounts
+    counts.fill(0)
+    for (let i = 0; i < n; i++) counts[(ints[i * stride]! >>> shift) + 1]!++
+    for (let p = 1; p < counts.length; p++) counts[p]! += counts[p - 1]!
+    const order = this.stageOrder
+    for (let i = 0; i < n; i++) order[counts[ints[i * stride]! >>> shift]!++] = i
+    const tables = this.tables
+    const values = this.stageValues
+    const offsets = this.stageOffsets
+    for (let j = 0; j < n; j++) {
+      const i = order[j]!
+      const at = i * stride
+      const hash = ints[at]!
+      const table = tables[hash >>> shift]!
+      table.add(table.findOrInsert(ints, at + 1, hash, offsets[i]!), values[i]!)
+    }
   }
 
   /** Rejects a row for the value of group column `k` (or the sum column when `k === width`). */

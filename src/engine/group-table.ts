@@ -2,70 +2,124 @@
  * The groups: an open-addressing hash table keyed by a tuple of `width` 32-bit integers (one per
  * group column: a dictionary id for text, a date code for dates).
  *
- * Layout: group `g` owns `keys[g * width .. g * width + width)`, `hashes[g]` (a hash of the
- * column *values*, independent of dictionary ids, so it also picks a group's partition when
- * tables from several threads are merged), `sums[g]` and `firsts[g]` (the byte offset of the
- * row where the group first appeared). `slots` holds `g + 1`, 0 for empty, load factor at most
- * 1/2. Sums are doubles while exact; a sum that would pass 2^53 - 1 moves to `bigSums` and its
- * double becomes NaN, so the common path is one add and one compare.
+ * Layout, chosen so a row costs two cache misses (its slot, then its record) even with
+ * millions of groups: group `g` owns the record `records[g * stride ..]` = [hash, key 0 ..
+ * key width-1, sum low 32 bits, sum high bits], and `firsts[g]`, the byte offset of the row
+ * where it first appeared (touched only on insert and merge). `slots` holds `g + 1`, 0 for
+ * empty, load factor at most 1/2. The hash is of the column *values*, not of dictionary ids,
+ * so it also picks a group's partition when tables from several threads are merged. A sum is
+ * exact in its two halves up to 2^53 - 1; past that it moves to `bigSums` and its high half
+ * becomes -1.
  */
 import { sharedFloat64, sharedInt32 } from './shared-memory.js'
 
 const INITIAL_GROUPS = 4096
+const TWO_32 = 4294967296
+const BIG = -1
 
 export class GroupTable {
   readonly width: number
-  keys: Int32Array
-  hashes: Int32Array
-  sums: Float64Array
+  readonly stride: number
+  records: Int32Array
   firsts: Float64Array
   slots: Int32Array
   mask: number
   size = 0
+  capacity: number
   readonly bigSums = new Map<number, bigint>()
 
   constructor(width: number, initialGroups = INITIAL_GROUPS) {
     this.width = width
+    this.stride = width + 3
     let capacity = 16
     while (capacity < initialGroups) capacity *= 2
-    this.keys = sharedInt32(capacity * width)
-    this.hashes = sharedInt32(capacity)
-    this.sums = sharedFloat64(capacity)
+    this.capacity = capacity
+    this.records = sharedInt32(capacity * this.stride)
     this.firsts = sharedFloat64(capacity)
     this.slots = new Int32Array(capacity * 2)
     this.mask = capacity * 2 - 1
   }
 
-  /** The group with key `key[0..width)`, inserted with sum 0 when new (first seen at `offset`). */
-  findOrInsert(key: Int32Array, hash: number, offset: number): number {
+  /**
+   * The group with key `key[at .. at + width)`, inserted with sum 0 when new (first seen at
+   * `offset`).
+   */
+  findOrInsert(key: Int32Array, at: number, hash: number, offset: number): number {
     const width = this.width
-    const keys = this.keys
+    const stride = this.stride
+    const records = this.records
     const slots = this.slots
     const mask = this.mask
     let slot = hash & mask
     for (;;) {
       const gPlus1 = slots[slot]!
       if (gPlus1 === 0) break
-      const g = gPlus1 - 1
-      if (this.hashes[g] === hash) {
-        const base = g * width
-        let i = 0
-        while (i < width && keys[base + i] === key[i]) i++
-        if (i === width) return g
+      const base = (gPlus1 - 1) * stride
+      if (records[base] === hash) {
+        let k = 0
+        while (k < width && records[base + 1 + k] === key[at + k]) k++
+        if (k === width) return gPlus1 - 1
       }
       slot = (slot + 1) & mask
     }
-    if (this.size === this.hashes.length) {
+    if (this.size === this.capacity) {
       this.grow()
-      return this.findOrInsert(key, hash, offset)
+      return this.findOrInsert(key, at, hash, offset)
     }
     const g = this.size++
-    this.keys.set(key.subarray(0, width), g * width)
-    this.hashes[g] = hash
-    this.sums[g] = 0
+    const base = g * stride
+    records[base] = hash
+    for (let k = 0; k < width; k++) records[base + 1 + k] = key[at + k]!
+    records[base + width + 1] = 0
+    records[base + width + 2] = 0
     this.firsts[g] = offset
     slots[slot] = g + 1
     return g
+  }
+
+  hashOf(g: number): number {
+    return this.records[g * this.stride]!
+  }
+
+  keyOf(g: number, k: number): number {
+    return this.records[g * this.stride + 1 + k]!
+  }
+
+  /** The exact sum, or NaN when it passed 2^53 - 1 (see `sumBig`). */
+  sumOf(g: number): number {
+    const at = g * this.stride + this.width + 1
+    const high = this.records[at + 1]!
+    return high === BIG ? Number.NaN : high * TWO_32 + (this.records[at]! >>> 0)
+  }
+
+  add(g: number, value: number): void {
+    const records = this.records
+    const at = g * this.stride + this.width + 1
+    const high = records[at + 1]!
+    const sum = high * TWO_32 + (records[at]! >>> 0) + value
+    if (high !== BIG && sum <= Number.MAX_SAFE_INTEGER) {
+      const newHigh = Math.floor(sum / TWO_32)
+      records[at + 1] = newHigh
+      records[at] = sum - newHigh * TWO_32
+    } else {
+      this.addBig(g, BigInt(value))
+    }
+  }
+
+  addBig(g: number, value: bigint): void {
+    const current = this.sumOf(g)
+    const sum = (Number.isNaN(current) ? this.bigSums.get(g)! : BigInt(current)) + value
+    const at = g * this.stride + this.width + 1
+    if (sum <= BigInt(Number.MAX_SAFE_INTEGER)) {
+      const n = Number(sum)
+      const high = Math.floor(n / TWO_32)
+      this.records[at + 1] = high
+      this.records[at] = n - high * TWO_32
+      this.bigSums.delete(g)
+    } else {
+      this.records[at + 1] = BIG
+      this.bigSums.set(g, sum)
+    }
   }
 
   /**
@@ -80,20 +134,36 @@ export class GroupTable {
     bigSum: bigint | undefined,
   ): void {
     const before = this.size
-    const g = this.findOrInsert(key, hash, first)
+    const g = this.findOrInsert(key, 0, hash, first)
     if (this.size === before && first < this.firsts[g]!) this.firsts[g] = first
     if (Number.isNaN(sum)) this.addBig(g, bigSum!)
     else this.add(g, sum)
   }
 
+  /** Appends group `g` of `from` as a new group, without looking it up (its key is new here). */
+  append(from: GroupTable, g: number): void {
+    if (this.size === this.capacity) this.grow()
+    const n = this.size++
+    const stride = this.stride
+    this.records.set(from.records.subarray(g * stride, g * stride + stride), n * stride)
+    this.firsts[n] = from.firsts[g]!
+    const big = from.bigSums.get(g)
+    if (big !== undefined) this.bigSums.set(n, big)
+  }
+
+  /** The exact total of group `g` as decimal text. */
+  sumText(g: number): string {
+    const sum = this.sumOf(g)
+    return Number.isNaN(sum) ? this.bigSums.get(g)!.toString() : String(sum)
+  }
+
   /** A read-only view of another thread's table: only for reading groups out, not for lookups. */
   static fromSnapshot(snapshot: GroupTableSnapshot): GroupTable {
     const table = new GroupTable(snapshot.width, 16)
-    table.keys = snapshot.keys
-    table.hashes = snapshot.hashes
-    table.sums = snapshot.sums
+    table.records = snapshot.records
     table.firsts = snapshot.firsts
     table.size = snapshot.size
+    table.capacity = snapshot.size
     for (const [g, sum] of snapshot.bigSums) table.bigSums.set(g, BigInt(sum))
     return table
   }
@@ -102,68 +172,32 @@ export class GroupTable {
   snapshot(): GroupTableSnapshot {
     return {
       width: this.width,
-      keys: this.keys,
-      hashes: this.hashes,
-      sums: this.sums,
+      records: this.records,
       firsts: this.firsts,
       size: this.size,
       bigSums: [...this.bigSums].map(([g, sum]) => [g, sum.toString()]),
     }
   }
 
-  add(g: number, value: number): void {
-    const sum = this.sums[g]! + value
-    if (sum <= Number.MAX_SAFE_INTEGER) this.sums[g] = sum
-    else this.addBig(g, BigInt(value))
-  }
-
-  addBig(g: number, value: bigint): void {
-    const current = this.sums[g]!
-    const base = Number.isNaN(current) ? this.bigSums.get(g)! : BigInt(current)
-    const sum = base + value
-    if (sum <= BigInt(Number.MAX_SAFE_INTEGER)) {
-      this.sums[g] = Number(sum)
-      this.bigSums.delete(g)
-    } else {
-      this.sums[g] = Number.NaN
-      this.bigSums.set(g, sum)
-    }
-  }
-
-  /** The exact total of group `g` as decimal text. */
-  sumText(g: number): string {
-    const sum = this.sums[g]!
-    return Number.isNaN(sum) ? this.bigSums.get(g)!.toString() : String(sum)
-  }
-
-  sumBig(g: number): bigint {
-    const sum = this.sums[g]!
-    return Number.isNaN(sum) ? this.bigSums.get(g)! : BigInt(sum)
-  }
-
   /** Bytes held, for the memory budget. */
   get byteSize(): number {
-    return this.hashes.length * (4 * this.width + 4 + 16) + this.slots.length * 4
+    return this.capacity * (this.stride * 4 + 8) + this.slots.length * 4
   }
 
   private grow(): void {
-    const capacity = this.hashes.length * 2
-    const keys = sharedInt32(capacity * this.width)
-    keys.set(this.keys)
-    const hashes = sharedInt32(capacity)
-    hashes.set(this.hashes)
-    const sums = sharedFloat64(capacity)
-    sums.set(this.sums)
+    const capacity = this.capacity * 2
+    const records = sharedInt32(capacity * this.stride)
+    records.set(this.records)
     const firsts = sharedFloat64(capacity)
     firsts.set(this.firsts)
-    this.keys = keys
-    this.hashes = hashes
-    this.sums = sums
+    this.records = records
     this.firsts = firsts
+    this.capacity = capacity
     const slots = new Int32Array(capacity * 2)
     const mask = slots.length - 1
+    const stride = this.stride
     for (let g = 0; g < this.size; g++) {
-      let slot = hashes[g]! & mask
+      let slot = records[g * stride]! & mask
       while (slots[slot] !== 0) slot = (slot + 1) & mask
       slots[slot] = g + 1
     }
@@ -174,9 +208,7 @@ export class GroupTable {
 
 export interface GroupTableSnapshot {
   width: number
-  keys: Int32Array
-  hashes: Int32Array
-  sums: Float64Array
+  records: Int32Array
   firsts: Float64Array
   size: number
   /** Groups whose sum passed 2^53 - 1, as decimal text. */

@@ -18,9 +18,9 @@ export function dictionaryRanks(dictionary: ByteDictionary): Uint32Array {
     dictionary.arena.length,
   )
   for (let id = 0; id < n; id++) {
-    const at = dictionary.offsets[id]!
+    const at = dictionary.offsetOf(id)
     tagged[id] =
-      `${arena.toString('latin1', at, at + dictionary.lengths[id]!)}\0${String.fromCharCode(id >>> 16, id & 0xffff)}`
+      `${arena.toString('latin1', at, at + dictionary.lengthOf(id))}\0${String.fromCharCode(id >>> 16, id & 0xffff)}`
   }
   tagged.sort()
   const ranks = new Uint32Array(n)
@@ -47,7 +47,7 @@ export function groupOrder(
     const dictionary = dictionaries[k]
     const ranks = dictionary ? dictionaryRanks(dictionary) : undefined
     for (let g = 0; g < n; g++) {
-      const id = table.keys[g * width + k]!
+      const id = table.keyOf(g, k)
       column[g] = ranks ? ranks[id]! : id
     }
     result = sortByUint32(result, column)

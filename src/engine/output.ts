@@ -154,18 +154,17 @@ export function writeGroup(
   g: number,
 ): void {
   const width = table.width
-  const keys = table.keys
   for (let k = 0; k < width; k++) {
-    const id = keys[g * width + k]!
+    const id = table.keyOf(g, k)
     const dictionary = dictionaries[k]
     if (dictionary === undefined) writeDate(out, id)
     else {
-      const at = dictionary.offsets[id]!
-      writeField(out, dictionary.arena, at, at + dictionary.lengths[id]!)
+      const at = dictionary.offsetOf(id)
+      writeField(out, dictionary.arena, at, at + dictionary.lengthOf(id))
     }
     out.writeByte(COMMA)
   }
-  const sum = table.sums[g]!
+  const sum = table.sumOf(g)
   if (Number.isNaN(sum)) out.write(textEncoder.encode(table.sumText(g)))
   else writeCount(out, sum)
   out.writeByte(LF)

@@ -29,14 +29,14 @@ export function spillTable(
   const width = table.width
   try {
     for (let g = 0; g < table.size; g++) {
-      head.setInt32(0, table.hashes[g]!, true)
+      head.setInt32(0, table.hashOf(g), true)
       head.setFloat64(4, table.firsts[g]!, true)
-      const sum = table.sums[g]!
+      const sum = table.sumOf(g)
       head.setFloat64(12, sum, true)
       out.write(new Uint8Array(head.buffer))
       if (Number.isNaN(sum)) writeBytes(out, word, textEncoder.encode(table.sumText(g)))
       for (let k = 0; k < width; k++) {
-        const id = table.keys[g * width + k]!
+        const id = table.keyOf(g, k)
         const dictionary = dictionaries[k]
         if (dictionary === undefined) {
           word.setInt32(0, id, true)

@@ -16,10 +16,10 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { aggregate, isEngineError } from '../engine/index.js'
-import { isStorageError } from '../storage/storage-error.js'
 import type { Storage } from '../storage/storage.js'
+import { isStorageError } from '../storage/storage-error.js'
 import type { JobRunner, RunContext } from './backend.js'
-import type { Job, JobResult } from './job.js'
+import { isJobId, type Job, type JobResult } from './job.js'
 import { JobFailure } from './job-failure.js'
 
 export interface EngineJobRunnerOptions {
@@ -29,8 +29,8 @@ export interface EngineJobRunnerOptions {
   /** Memory budget per job for the groups, in MiB. */
   memoryMb: number
   /**
-   * The runner's own scratch directory (downloads, engine spill files), e.g. `<data dir>/tmp`.
-   * `init()` empties it: nothing else may keep files there.
+   * Scratch directory for per-job work directories (downloads, engine spill files), e.g.
+   * `<data dir>/tmp`. Each job works in `<tempDir>/<job id>/`.
    */
   tempDir: string
 }
@@ -46,11 +46,15 @@ export function rejectsKey(jobId: string): string {
 export class EngineJobRunner implements JobRunner {
   constructor(private readonly options: EngineJobRunnerOptions) {}
 
-  /** Creates the scratch directory and removes what a dead process left in it. */
+  /**
+   * Creates the scratch directory and removes the job work directories a dead process left
+   * (only those: the directory may be shared with other files).
+   */
   async init(): Promise<void> {
     await mkdir(this.options.tempDir, { recursive: true })
     for (const entry of await readdir(this.options.tempDir)) {
-      await rm(join(this.options.tempDir, entry), { recursive: true, force: true })
+      if (isJobId(entry))
+        await rm(join(this.options.tempDir, entry), { recursive: true, force: true })
     }
   }
 

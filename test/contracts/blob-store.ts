@@ -174,7 +174,14 @@ export function describeBlobStoreContract(
       expect(await collect(store.list('a/'))).toEqual(['a/1', 'a/2', 'a/deep/3'])
       expect(await collect(store.list('a'))).toEqual(['a/1', 'a/2', 'a/deep/3', 'ab/4'])
       expect(await collect(store.list('a/d'))).toEqual(['a/deep/3'])
-      expect(await collect(store.list(''))).toEqual(['a/1', 'a/2', 'a/deep/3', 'ab/4', 'b/5', 'top'])
+      expect(await collect(store.list(''))).toEqual([
+        'a/1',
+        'a/2',
+        'a/deep/3',
+        'ab/4',
+        'b/5',
+        'top',
+      ])
       expect(await collect(store.list('zzz/'))).toEqual([])
       await store.delete('a/2')
       expect(await collect(store.list('a/'))).toEqual(['a/1', 'a/deep/3'])

@@ -3,11 +3,12 @@
  *
  * 1. read the header here; cut the data into one byte range per thread, each starting just
  *    after a line end (a guess: the line end may sit inside a quoted field);
- * 2. parse the ranges in parallel, each into hash-partitioned group tables; a range stops at
+ * 2. parse the ranges in parallel, each into hash-partitioned group tables (rows are staged
+ *    and added one partition at a time, so each table stays in cache); a range stops at
  *    the first row starting at or after its end, so it knows exactly where the next range must
  *    start; a range whose guessed start differs is parsed again from the right place;
- * 3. merge: thread p folds partition p of every range and writes it out in order;
- * 4. combine: one thread interleaves the partitions into the output file.
+ * 3. merge: thread j folds its share of the partitions of every range and writes it in order;
+ * 4. combine: one thread interleaves the threads' outputs into the output file.
  * Rejected rows are spooled per range and copied in line order once the line counts are known.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs'
@@ -24,6 +25,12 @@ import type { FileSink } from '../sinks.js'
 import type { AggregateOptions, AggregateSpec } from '../spec.js'
 import type { MergeResult, ParseResult, ParseTask } from './protocol.js'
 import { ThreadPool } from './thread-pool.js'
+
+/**
+ * Hash partitions of the groups. Rows are added partition by partition, so each partition's
+ * table stays in cache; thread j merges and writes partitions j, j + threads, ...
+ */
+const PARTITIONS = 256
 
 /** Below this many bytes per thread, fewer threads are used. */
 export const DEFAULT_MIN_RANGE_BYTES = 4 * 1024 * 1024
@@ -50,7 +57,7 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
   const { layout, dataStart, dataLine } = header
   const dataBytes = o.size - dataStart
   const threads = Math.max(1, Math.min(o.threads, Math.floor(dataBytes / o.minRangeBytes)))
-  const partitions = 2 ** Math.ceil(Math.log2(threads))
+  const partitions = PARTITIONS
   const bounds = Array.from({ length: threads + 1 }, (_, i) =>
     i === threads ? o.size : dataStart + Math.floor((dataBytes * i) / threads),
   )
@@ -153,19 +160,24 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
       )
 
     const sources = results.map((r) => r.groups)
-    const single = partitions === 1
-    const parts = Array.from({ length: partitions }, (_, p) => ({
-      rowsPath: single ? o.output.tempPath : join(work, `part-${p}.csv`),
-      keysPath: join(work, `part-${p}.keys`),
+    const spills = Array.from({ length: partitions }, (_, p) =>
+      results.flatMap((r) => (r.spills[p] ? [r.spills[p]] : [])),
+    )
+    const single = threads === 1
+    const parts = Array.from({ length: threads }, (_, j) => ({
+      rowsPath: single ? o.output.tempPath : join(work, `part-${j}.csv`),
+      keysPath: join(work, `part-${j}.keys`),
     }))
     const merged = await Promise.all(
-      parts.map((part, p) =>
-        pool.run<MergeResult>(p % threads, {
+      parts.map((part, j) =>
+        pool.run<MergeResult>(j, {
           type: 'merge',
           task: {
-            partition: p,
+            worker: j,
+            threads,
+            partitions,
             sources,
-            spills: results.flatMap((r) => (r.spills[p] ? [r.spills[p]] : [])),
+            spills,
             layout,
             order: o.spec.order,
             totalColumn: o.spec.totalColumn,

@@ -10,7 +10,7 @@ import { GroupTable } from '../group-table.js'
 import { groupOrder } from '../order.js'
 import { ByteWriter, writeGroup, writeHeader } from '../output.js'
 import type { OutputOrder } from '../spec.js'
-import { readSpill } from '../spill.js'
+import { readSpill, type SpilledGroup } from '../spill.js'
 import { formatDate } from '../values.js'
 import type { MergeResult, MergeTask } from './protocol.js'
 
@@ -40,34 +40,97 @@ export function mergePartition(task: MergeTask): MergeResult {
   }
 }
 
+/** The partitions this worker owns: `worker`, `worker + threads`, ... */
+function ownedPartitions(task: MergeTask): number[] {
+  const owned: number[] = []
+  for (let p = task.worker; p < task.partitions; p += task.threads) owned.push(p)
+  return owned
+}
+
+/**
+ * Folds this worker's partitions of every source into one table. Each partition is merged in a
+ * small table of its own (it stays in cache), then appended to the result.
+ */
 function mergeSources(task: MergeTask): {
   table: GroupTable
   dictionaries: (ByteDictionary | undefined)[]
 } {
-  const { sources, partition, spills } = task
+  const { sources } = task
   const width = task.layout.groupKinds.length
-  if (sources.length === 1 && spills.length === 0) {
+  const owned = ownedPartitions(task)
+  const spilled = owned.some((p) => (task.spills[p]?.length ?? 0) > 0)
+  let largest = 0
+  for (const source of sources) {
+    let size = 0
+    for (const p of owned) size += source.tables[p]!.size
+    largest = Math.max(largest, size)
+  }
+  const out = new GroupTable(width, largest)
+  if (sources.length === 1 && !spilled) {
+    // One range: its groups are already distinct; no lookup, no new dictionary.
     const only = sources[0]!
+    for (const p of owned) {
+      const from = GroupTable.fromSnapshot(only.tables[p]!)
+      for (let g = 0; g < from.size; g++) out.append(from, g)
+    }
     return {
-      table: GroupTable.fromSnapshot(only.tables[partition]!),
+      table: out,
       dictionaries: only.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d)),
     }
   }
-  let expected = 0
-  for (const source of sources) expected = Math.max(expected, source.tables[partition]!.size)
-  const table = new GroupTable(width, expected)
   const dictionaries = task.layout.groupKinds.map((k) =>
     k === 'text' ? new ByteDictionary() : undefined,
   )
-  const key = new Int32Array(width)
-  for (const source of sources) {
-    const from = GroupTable.fromSnapshot(source.tables[partition]!)
-    const fromDictionaries = source.dictionaries
-    // Source id -> merged id, filled as ids are met (-1: not yet).
-    const remaps = fromDictionaries.map((d) => (d ? new Int32Array(d.size).fill(-1) : undefined))
+  const folder = new GroupFolder(width, dictionaries)
+  const isDate = task.layout.groupKinds.map((k) => k === 'date')
+  const fromDictionaries = sources.map((source) =>
+    source.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d)),
+  )
+  // Source id -> merged id, per source and column, filled as ids are met (-1: not yet).
+  const remaps = fromDictionaries.map((ds) =>
+    ds.map((d) => (d ? new Int32Array(d.size).fill(-1) : undefined)),
+  )
+  for (const p of owned) {
+    let expected = 0
+    for (const source of sources) expected = Math.max(expected, source.tables[p]!.size)
+    const partition = new GroupTable(width, expected)
+    sources.forEach((source, s) => {
+      folder.foldTable(
+        partition,
+        GroupTable.fromSnapshot(source.tables[p]!),
+        fromDictionaries[s]!,
+        remaps[s]!,
+      )
+    })
+    for (const path of task.spills[p] ?? []) {
+      readSpill(path, width, isDate, (group) => folder.foldSpilled(partition, group))
+    }
+    for (let g = 0; g < partition.size; g++) out.append(partition, g)
+  }
+  return { table: out, dictionaries }
+}
+
+/** Adds groups from other tables or from spill files into a table, re-interning text values. */
+class GroupFolder {
+  private readonly key: Int32Array
+
+  constructor(
+    private readonly width: number,
+    private readonly dictionaries: (ByteDictionary | undefined)[],
+  ) {
+    this.key = new Int32Array(width)
+  }
+
+  foldTable(
+    into: GroupTable,
+    from: GroupTable,
+    fromDictionaries: (ByteDictionary | undefined)[],
+    remaps: (Int32Array | undefined)[],
+  ): void {
+    const key = this.key
     for (let g = 0; g < from.size; g++) {
-      for (let k = 0; k < width; k++) {
-        const id = from.keys[g * width + k]!
+      for (let k = 0; k < this.width; k++) {
+        const id = from.keyOf(g, k)
         const remap = remaps[k]
         if (remap === undefined) {
           key[k] = id
@@ -76,44 +139,40 @@ function mergeSources(task: MergeTask): {
         let merged = remap[id]!
         if (merged === -1) {
           const d = fromDictionaries[k]!
-          const start = d.offsets[id]!
-          const end = start + d.lengths[id]!
-          const target = dictionaries[k]!
-          merged = target.find(d.arena, start, end, d.hashes[id]!)
-          if (merged === -1) merged = target.insert(d.arena, start, end, d.hashes[id]!)
+          const start = d.offsetOf(id)
+          merged = this.intern(k, d.arena, start, start + d.lengthOf(id), d.hashOf(id))
           remap[id] = merged
         }
         key[k] = merged
       }
-      const sum = from.sums[g]!
-      table.merge(
+      const sum = from.sumOf(g)
+      into.merge(
         key,
-        from.hashes[g]!,
+        from.hashOf(g),
         from.firsts[g]!,
         sum,
         Number.isNaN(sum) ? from.bigSums.get(g) : undefined,
       )
     }
   }
-  const isDate = task.layout.groupKinds.map((k) => k === 'date')
-  for (const path of spills) {
-    readSpill(path, width, isDate, (group) => {
-      for (let k = 0; k < width; k++) {
-        const value = group.values[k]!
-        if (typeof value === 'number') {
-          key[k] = value
-          continue
-        }
-        const target = dictionaries[k]!
-        const hash = hashBytes(value, 0, value.length)
-        let id = target.find(value, 0, value.length, hash)
-        if (id === -1) id = target.insert(value, 0, value.length, hash)
-        key[k] = id
-      }
-      table.merge(key, group.hash, group.first, group.sum, group.bigSum)
-    })
+
+  foldSpilled(into: GroupTable, group: SpilledGroup): void {
+    const key = this.key
+    for (let k = 0; k < this.width; k++) {
+      const value = group.values[k]!
+      key[k] =
+        typeof value === 'number'
+          ? value
+          : this.intern(k, value, 0, value.length, hashBytes(value, 0, value.length))
+    }
+    into.merge(key, group.hash, group.first, group.sum, group.bigSum)
   }
-  return { table, dictionaries }
+
+  private intern(k: number, bytes: Uint8Array, start: number, end: number, hash: number): number {
+    const dictionary = this.dictionaries[k]!
+    const id = dictionary.find(bytes, start, end, hash)
+    return id === -1 ? dictionary.insert(bytes, start, end, hash) : id
+  }
 }
 
 /**
@@ -134,7 +193,7 @@ function mergeKey(
   const parts: Uint8Array[] = []
   const width = table.width
   for (let k = 0; k < width; k++) {
-    const id = table.keys[g * width + k]!
+    const id = table.keyOf(g, k)
     const dictionary = dictionaries[k]
     parts.push(dictionary ? dictionary.bytes(id) : textEncoder.encode(formatDate(id)))
   }

@@ -23,13 +23,17 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
     maxRowBytes: task.maxRowBytes,
     onReject: spool?.write,
   })
-  const spills: string[] = []
+  const spills: (string | null)[] = Array.from({ length: task.partitions }, () => null)
+  let spilled = false
   const spill = () => {
     const state = aggregator.state()
     state.tables.forEach((table, p) => {
-      spills[p] = `${task.spillPrefix}-${p}.bin`
-      spillTable(spills[p], table, state.dictionaries)
+      if (table.size === 0) return
+      const path = `${task.spillPrefix}-${p}.bin`
+      spills[p] = path
+      spillTable(path, table, state.dictionaries)
     })
+    spilled = true
     aggregator.resetGroups()
   }
   const fd = openSync(task.path, 'r')
@@ -48,7 +52,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       }
     }
     let state = aggregator.end()
-    if (spills.length > 0 && aggregator.groupBytes > task.memoryBytes / 2) {
+    if (spilled && aggregator.groupBytes > task.memoryBytes / 2) {
       spill()
       state = aggregator.state()
     }

@@ -44,16 +44,21 @@ export interface ParseResult {
   endOffset: number
   /** With line numbers counted from the range start (0). */
   firstRejects: RejectSummary[]
-  /** Spill file per partition, when the groups outgrew the budget; empty otherwise. */
-  spills: string[]
+  /** Spill file per partition (null for a partition never spilled). */
+  spills: (string | null)[]
 }
 
-/** Merge one partition of every range's groups and write it out in order. */
+/**
+ * Merge the partitions a worker owns (`worker`, `worker + threads`, ...) of every range's groups
+ * and write them out in order.
+ */
 export interface MergeTask {
-  partition: number
+  worker: number
+  threads: number
+  partitions: number
   sources: ParsedGroups[]
-  /** Spill files of this partition, from every range. */
-  spills: string[]
+  /** Per partition, its spill files from every range. */
+  spills: string[][]
   layout: ColumnLayout
   order: OutputOrder
   totalColumn: string

@@ -9,9 +9,10 @@
  * Files: a job's input is deleted as soon as the job is final; its result and rejects are
  * deleted by the retention sweep (`sweepExpired`), which marks the job expired.
  */
+
+import { EventEmitter } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { EventEmitter } from 'node:events'
 import BetterSqlite3, { type Database } from 'better-sqlite3'
 import type { Storage } from '../../storage/storage.js'
 import {
@@ -27,7 +28,6 @@ import {
   type SubmitJob,
   silentLogger,
 } from '../backend.js'
-import { JobError } from '../job-error.js'
 import {
   createJobId,
   isFinished,
@@ -36,6 +36,7 @@ import {
   type JobStatus,
   resolveJobOptions,
 } from '../job.js'
+import { JobError } from '../job-error.js'
 import { JobTable } from './job-table.js'
 import { RunLoop } from './run-loop.js'
 
@@ -71,7 +72,8 @@ export class LocalJobBackend implements JobBackend {
   private readonly logger: Logger
 
   constructor(private readonly options: LocalJobBackendOptions) {
-    if (!options.path && !options.database) throw new TypeError('LocalJobBackend needs a path or a database')
+    if (!options.path && !options.database)
+      throw new TypeError('LocalJobBackend needs a path or a database')
     this.logger = options.logger ?? silentLogger
     // Every SSE client is a listener; there is no sensible maximum.
     this.events.setMaxListeners(0)
@@ -100,12 +102,18 @@ export class LocalJobBackend implements JobBackend {
     this.db = db
     this.table = new JobTable(db)
     this.table.migrate()
-    this.loop = new RunLoop(this.table, this.options.storage, (type, job) => this.emit(type, job), this.logger, {
-      concurrency: this.options.concurrency,
-      maxAttempts: this.options.maxAttempts ?? 3,
-      retryBaseMs: this.options.retryBaseMs ?? 1000,
-      progressIntervalMs: this.options.progressIntervalMs ?? 250,
-    })
+    this.loop = new RunLoop(
+      this.table,
+      this.options.storage,
+      (type, job) => this.emit(type, job),
+      this.logger,
+      {
+        concurrency: this.options.concurrency,
+        maxAttempts: this.options.maxAttempts ?? 3,
+        retryBaseMs: this.options.retryBaseMs ?? 1000,
+        progressIntervalMs: this.options.progressIntervalMs ?? 250,
+      },
+    )
     this.recover()
   }
 
@@ -122,7 +130,8 @@ export class LocalJobBackend implements JobBackend {
   async submit(submission: SubmitJob): Promise<Job> {
     const table = this.open()
     const id = submission.id ?? createJobId()
-    if (!isJobId(id)) throw new TypeError(`job ids are made by createJobId(); got ${JSON.stringify(id)}`)
+    if (!isJobId(id))
+      throw new TypeError(`job ids are made by createJobId(); got ${JSON.stringify(id)}`)
     const options = resolveJobOptions(submission.options)
     const job: Job = {
       id,
@@ -141,7 +150,10 @@ export class LocalJobBackend implements JobBackend {
     }
     table.atomically(() => {
       if (table.countQueued() >= this.options.queueLimit) {
-        throw new JobError('QUEUE_FULL', `${this.options.queueLimit} jobs are waiting already; try again later`)
+        throw new JobError(
+          'QUEUE_FULL',
+          `${this.options.queueLimit} jobs are waiting already; try again later`,
+        )
       }
       table.insert(job)
     })
@@ -163,11 +175,16 @@ export class LocalJobBackend implements JobBackend {
     const job = this.found(id)
     if (job.status === 'canceled') return job
     if (isFinished(job.status)) {
-      throw new JobError('JOB_ALREADY_FINISHED', `job ${id} already ${job.status}; it cannot be canceled`)
+      throw new JobError(
+        'JOB_ALREADY_FINISHED',
+        `job ${id} already ${job.status}; it cannot be canceled`,
+      )
     }
     // Record the reason before aborting, so the runner's ABORTED error is read as a cancel.
     if (job.status === 'running') this.loop!.abort(id, 'cancel')
-    const canceled = table.transition(id, job.status, 'canceled', { finishedAt: new Date().toISOString() })
+    const canceled = table.transition(id, job.status, 'canceled', {
+      finishedAt: new Date().toISOString(),
+    })
     if (!canceled) return this.cancel(id) // It moved on meanwhile; decide again from its new status.
     this.emit('status', canceled)
     if (job.status === 'queued') await this.deleteQuietly(id, job.input.key)
@@ -255,8 +272,15 @@ export class LocalJobBackend implements JobBackend {
           })
           this.logger.error({ jobId: job.id, attempts: job.attempts }, 'job interrupted too often')
         } else {
-          table.transition(job.id, 'running', 'queued', { startedAt: null, progress: null, runAfterMs: 0 })
-          this.logger.info({ jobId: job.id, attempts: job.attempts }, 'job requeued after a restart')
+          table.transition(job.id, 'running', 'queued', {
+            startedAt: null,
+            progress: null,
+            runAfterMs: 0,
+          })
+          this.logger.info(
+            { jobId: job.id, attempts: job.attempts },
+            'job requeued after a restart',
+          )
         }
       }
     })
