@@ -102,6 +102,15 @@ export interface AggregateState {
   firstRejects: RejectSummary[]
 }
 
+/** A line of spaces and tabs is a blank line, not a row of one empty field. */
+function isBlankRow(s: RowScanner, buf: Uint8Array): boolean {
+  return (
+    s.fieldCount === 1 &&
+    s.quoting[0] === UNQUOTED &&
+    trimStart(buf, s.starts[0]!, s.ends[0]!) === s.ends[0]
+  )
+}
+
 export class Aggregator {
   readonly spec: AggregateSpec
   private readonly options: AggregatorOptions
@@ -334,7 +343,7 @@ export class Aggregator {
       const line = this.line
       this.line += scanner.newlines
       pos = scanner.next
-      if (result === SCAN_BLANK) continue
+      if (result === SCAN_BLANK || isBlankRow(scanner, buf)) continue
       this.readHeader(buf, line)
       this.dataStart = this.base + pos
       this.dataLine = this.line
@@ -416,7 +425,8 @@ export class Aggregator {
         )
       }
       try {
-        names.push(strictDecoder.decode(bytes))
+        // Header names are trimmed even when quoted: `" Song "` is the Song column.
+        names.push(strictDecoder.decode(bytes).replace(/^[ \t]+|[ \t]+$/g, ''))
       } catch {
         throw new EngineError('CSV_NOT_TEXT', `line ${line}: the header is not valid UTF-8 text`, {
           line,
@@ -450,14 +460,7 @@ export class Aggregator {
     const ends = s.ends
     const quoting = s.quoting
     if (s.fieldCount !== this.fieldCount) {
-      // A line of spaces is a blank line, not a row of one empty field.
-      if (
-        s.fieldCount === 1 &&
-        quoting[0] === UNQUOTED &&
-        trimStart(buf, starts[0]!, ends[0]!) === ends[0]
-      ) {
-        return
-      }
+      if (isBlankRow(s, buf)) return
       this.counters.rows++
       const reason = `expected ${this.fieldCount} fields, found ${s.fieldCount}`
       this.reject('CSV_FIELD_COUNT', undefined, reason, buf, rowStart, line)
