@@ -42,6 +42,8 @@ import { BAD_VALUE, parseBigCount, parseCount, parseDate } from './values.js'
 export const DEFAULT_MAX_ROW_BYTES = 64 * 1024 * 1024
 const MAX_HEADER_FIELDS = 100_000
 const FIRST_REJECTS_KEPT = 3
+/** Past this many groups, rows are staged and added partition by partition. */
+const STAGE_AFTER_GROUPS = 1 << 17
 /** Rows staged before they are added partition by partition. */
 const STAGE_ROWS = 1 << 16
 
@@ -127,6 +129,8 @@ export class Aggregator {
   private readonly stageOrder: Int32Array
   private readonly stageCounts: Int32Array
   private staged = 0
+  private staging = false
+  private directGroups = 0
   private scanner: RowScanner
   private readonly key: Int32Array
   /** Per group column: its field index, and 1 when it holds dates. */
@@ -565,6 +569,14 @@ export class Aggregator {
         table.findOrInsert(key, 0, hash, this.base + rowStart),
         parseBigCount(buf, sumStart, sumEnd),
       )
+      return
+    }
+    if (!this.staging) {
+      // Few groups: they fit in cache anyway, and staging would only cost time.
+      const table = this.tables[hash >>> shift]!
+      const before = table.size
+      table.add(table.findOrInsert(key, 0, hash, this.base + rowStart), value)
+      if (table.size !== before && ++this.directGroups > STAGE_AFTER_GROUPS) this.staging = true
       return
     }
     // Staged, then added partition by partition: each partition's table stays in cache.
