@@ -276,8 +276,8 @@ export class Aggregator {
     }
   }
 
+  /** Groups so far (rows still staged not counted). */
   get groupCount(): number {
-    this.flushStage()
     let groups = 0
     for (const table of this.tables) groups += table.size
     return groups
@@ -285,7 +285,6 @@ export class Aggregator {
 
   /** Memory held by the groups, for the memory budget. */
   get groupBytes(): number {
-    this.flushStage()
     let bytes = 0
     for (const table of this.tables) bytes += table.byteSize
     for (const d of this.dictionaries) if (d) bytes += d.byteSize

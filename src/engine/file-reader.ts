@@ -6,7 +6,7 @@ export class FileReader {
   private buf: Uint8Array
   private start = 0
   private end = 0
-  private position = 0
+  private filePosition = 0
   private eof = false
 
   constructor(path: string, blockBytes = 1 << 20) {
@@ -20,6 +20,26 @@ export class FileReader {
     const view = this.buf.subarray(this.start, this.start + n)
     this.start += n
     return view
+  }
+
+  /**
+   * Makes `n` bytes available at `buffer[position]` without copying them out; false at end of
+   * file. Consume them with `skip(n)`. For hot loops that read small records.
+   */
+  ensure(n: number): boolean {
+    return this.end - this.start >= n || this.fill(n)
+  }
+
+  get buffer(): Uint8Array {
+    return this.buf
+  }
+
+  get position(): number {
+    return this.start
+  }
+
+  skip(n: number): void {
+    this.start += n
   }
 
   /** True when no byte is left. */
@@ -44,13 +64,19 @@ export class FileReader {
     this.start = 0
     this.end = live
     while (this.end < n) {
-      const read = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, this.position)
+      const read = readSync(
+        this.fd,
+        this.buf,
+        this.end,
+        this.buf.length - this.end,
+        this.filePosition,
+      )
       if (read === 0) {
         this.eof = true
         break
       }
       this.end += read
-      this.position += read
+      this.filePosition += read
     }
     return this.end >= n
   }

@@ -70,12 +70,26 @@ export function needsQuotes(bytes: Uint8Array, start: number, end: number): bool
 }
 
 export function writeField(out: ByteWriter, bytes: Uint8Array, start: number, end: number): void {
-  if (!needsQuotes(bytes, start, end)) {
-    const buf = out.ensure(end - start)
-    buf.set(bytes.subarray(start, end), out.offset)
-    out.advance(end - start)
+  const length = end - start
+  const buf = out.ensure(length)
+  const at = out.offset
+  const first = bytes[start]
+  const last = bytes[end - 1]
+  let plain = length === 0 || (first !== SPACE && first !== TAB && last !== SPACE && last !== TAB)
+  // Copy and check in one pass; a value that needs quotes is written again below.
+  for (let i = 0; plain && i < length; i++) {
+    const c = bytes[start + i]!
+    if (c <= QUOTE || c === COMMA) plain = c !== QUOTE && c !== COMMA && c !== LF && c !== CR
+    buf[at + i] = c
+  }
+  if (plain) {
+    out.advance(length)
     return
   }
+  writeQuoted(out, bytes, start, end)
+}
+
+function writeQuoted(out: ByteWriter, bytes: Uint8Array, start: number, end: number): void {
   let quotes = 0
   for (let i = start; i < end; i++) if (bytes[i] === QUOTE) quotes++
   const length = end - start + quotes + 2

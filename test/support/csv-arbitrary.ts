@@ -221,6 +221,25 @@ export interface GeneratedCsv {
   options: TestOptions
 }
 
+/** Counterexamples print as readable text (bytes that are not UTF-8 as `\xNN`). */
+function describedCsv(bytes: Buffer, options: TestOptions): GeneratedCsv {
+  return {
+    bytes,
+    options,
+    [fc.toStringMethod]: () => {
+      const text = bytes
+        .toString('latin1')
+        .replace(/[\x80-\xff]+/g, (run) => {
+          const decoded = Buffer.from(run, 'latin1').toString('utf8')
+          return decoded.includes('\uFFFD')
+            ? [...run].map((c) => `\\x${c.charCodeAt(0).toString(16)}`).join('')
+            : decoded
+        })
+      return `{ text: ${JSON.stringify(text)}, options: ${JSON.stringify(options)} }`
+    },
+  }
+}
+
 /** An arbitrary CSV file with the options to aggregate it with. */
 export function generatedCsv(
   forms: HeaderForms = { padInsideQuotes: false, whitespaceLinesBeforeHeader: false },
@@ -305,7 +324,7 @@ export function generatedCsv(
           out += cells.join(',')
           if (plan.ending === 'lf') out += '\n'
         }
-        return { bytes: Buffer.from(out, 'latin1'), options: plan.options }
+        return describedCsv(Buffer.from(out, 'latin1'), plan.options)
       }),
   )
 }

@@ -193,6 +193,7 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
         type: 'combine',
         task: {
           parts,
+          order: o.spec.order,
           headerBytes: headerBytes(layout, o.spec.totalColumn),
           outputPath: o.output.tempPath,
         },

@@ -1,44 +1,55 @@
 /**
- * Worker side of a combine task: interleave the partitions' rows, each partition already in
- * output order, by their merge keys (a k-way merge by byte comparison of the keys). Reads and
- * writes stream through fixed buffers, so the output may be larger than memory.
+ * Worker side of a combine task: interleave the threads' rows, each part already in output
+ * order, by their merge keys (see `writeMergeKey`). Reads and writes stream through fixed
+ * buffers, so the output may be larger than memory.
  */
 import { FileReader } from '../file-reader.js'
+import type { ByteWriter } from '../output.js'
 import { openFileWriter } from './merge-partition.js'
 import type { CombineResult, CombineTask } from './protocol.js'
 
 interface Cursor {
   keys: FileReader
   rows: FileReader
-  key: Uint8Array | undefined
+  done: boolean
   rowLength: number
+  /** first_seen: the first offset. */
+  first: number
+  /** sorted: the key bytes, in a buffer of the cursor's own. */
+  key: Uint8Array
+  keyLength: number
 }
 
 export function combineParts(task: CombineTask): CombineResult {
   const out = openFileWriter(task.outputPath)
+  const byFirst = task.order === 'first_seen'
   const cursors: Cursor[] = task.parts.map((part) => ({
     keys: new FileReader(part.keysPath, 256 * 1024),
     rows: new FileReader(part.rowsPath),
-    key: undefined,
+    done: false,
     rowLength: 0,
+    first: 0,
+    key: new Uint8Array(256),
+    keyLength: 0,
   }))
   try {
     out.writer.write(task.headerBytes)
-    for (const cursor of cursors) advance(cursor)
+    for (const cursor of cursors) advance(cursor, byFirst)
     for (;;) {
-      // Few partitions (one per thread): a linear scan for the smallest key beats a heap.
+      // Few parts (one per thread): a linear scan for the smallest key beats a heap.
       let best: Cursor | undefined
       for (const cursor of cursors) {
+        if (cursor.done) continue
         if (
-          cursor.key !== undefined &&
-          (best === undefined || compare(cursor.key, best.key!) < 0)
+          best === undefined ||
+          (byFirst ? cursor.first < best.first : compare(cursor, best) < 0)
         ) {
           best = cursor
         }
       }
       if (best === undefined) break
-      out.writer.write(best.rows.read(best.rowLength)!)
-      advance(best)
+      copyRow(best, out.writer)
+      advance(best, byFirst)
     }
     return { bytes: out.writer.bytesWritten }
   } finally {
@@ -50,23 +61,58 @@ export function combineParts(task: CombineTask): CombineResult {
   }
 }
 
-function advance(cursor: Cursor): void {
-  const head = cursor.keys.read(8)
-  if (head === undefined) {
-    cursor.key = undefined
-    return
-  }
-  const view = new DataView(head.buffer, head.byteOffset, 8)
-  cursor.rowLength = view.getUint32(0, true)
-  const keyLength = view.getUint32(4, true)
-  // Copied: the reader's view is only valid until its next read.
-  cursor.key = cursor.keys.read(keyLength)!.slice()
+const f64 = new Float64Array(1)
+const f64Bytes = new Uint8Array(f64.buffer)
+
+function readUint32(buf: Uint8Array, at: number): number {
+  return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
 }
 
-function compare(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    if (a[i] !== b[i]) return a[i]! - b[i]!
+function advance(cursor: Cursor, byFirst: boolean): void {
+  const keys = cursor.keys
+  if (!keys.ensure(8)) {
+    cursor.done = true
+    return
   }
-  return a.length - b.length
+  let buf = keys.buffer
+  let at = keys.position
+  cursor.rowLength = readUint32(buf, at)
+  const keyLength = readUint32(buf, at + 4)
+  keys.skip(8)
+  keys.ensure(keyLength)
+  buf = keys.buffer
+  at = keys.position
+  if (byFirst) {
+    // A big-endian double: reversed into the machine's little-endian order.
+    for (let i = 0; i < 8; i++) f64Bytes[i] = buf[at + 7 - i]!
+    cursor.first = f64[0]!
+  } else {
+    if (cursor.key.length < keyLength) cursor.key = new Uint8Array(keyLength * 2)
+    for (let i = 0; i < keyLength; i++) cursor.key[i] = buf[at + i]!
+    cursor.keyLength = keyLength
+  }
+  keys.skip(keyLength)
+}
+
+function copyRow(cursor: Cursor, out: ByteWriter): void {
+  const rows = cursor.rows
+  const n = cursor.rowLength
+  rows.ensure(n)
+  const from = rows.buffer
+  const at = rows.position
+  const to = out.ensure(n)
+  const offset = out.offset
+  for (let i = 0; i < n; i++) to[offset + i] = from[at + i]!
+  out.advance(n)
+  rows.skip(n)
+}
+
+function compare(a: Cursor, b: Cursor): number {
+  const n = Math.min(a.keyLength, b.keyLength)
+  const x = a.key
+  const y = b.key
+  for (let i = 0; i < n; i++) {
+    if (x[i] !== y[i]) return x[i]! - y[i]!
+  }
+  return a.keyLength - b.keyLength
 }

@@ -21,17 +21,20 @@ export function mergePartition(task: MergeTask): MergeResult {
   const keys = task.keysPath === undefined ? undefined : openFileWriter(task.keysPath)
   try {
     if (keys === undefined) writeHeader(rows.writer, task.layout, task.totalColumn)
-    const lengths = new DataView(new ArrayBuffer(8))
     for (let i = 0; i < order.length; i++) {
       const g = order[i]!
       const before = rows.writer.bytesWritten
       writeGroup(rows.writer, table, dictionaries, g)
-      if (keys === undefined) continue
-      const key = mergeKey(table, dictionaries, g, task.order)
-      lengths.setUint32(0, rows.writer.bytesWritten - before, true)
-      lengths.setUint32(4, key.length, true)
-      keys.writer.write(new Uint8Array(lengths.buffer))
-      keys.writer.write(key)
+      if (keys !== undefined) {
+        writeMergeKey(
+          keys.writer,
+          rows.writer.bytesWritten - before,
+          table,
+          dictionaries,
+          g,
+          task.order,
+        )
+      }
     }
     return { groups: table.size, bytes: rows.writer.bytesWritten }
   } finally {
@@ -175,38 +178,59 @@ class GroupFolder {
   }
 }
 
+const firstBytes = new Uint8Array(8)
+const firstView = new DataView(firstBytes.buffer)
+
 /**
- * A byte string whose order is the output order across partitions: the first offset as 8
- * big-endian bytes (first_seen), or the values joined by NUL (sorted; values hold no NUL).
+ * Writes the merge record of a row: u32 row length, u32 key length, then a key whose byte order
+ * is the output order across threads: the first offset as a big-endian double (first_seen), or
+ * the values joined by NUL (sorted; values hold no NUL).
  */
-function mergeKey(
+function writeMergeKey(
+  out: ByteWriter,
+  rowLength: number,
   table: GroupTable,
   dictionaries: readonly (ByteDictionary | undefined)[],
   g: number,
   order: OutputOrder,
-): Uint8Array {
-  if (order === 'first_seen') {
-    const key = new Uint8Array(8)
-    new DataView(key.buffer).setFloat64(0, table.firsts[g]!)
-    return key
-  }
-  const parts: Uint8Array[] = []
+): void {
   const width = table.width
-  for (let k = 0; k < width; k++) {
-    const id = table.keyOf(g, k)
-    const dictionary = dictionaries[k]
-    parts.push(dictionary ? dictionary.bytes(id) : textEncoder.encode(formatDate(id)))
+  let keyLength = 8
+  if (order === 'sorted') {
+    keyLength = width - 1
+    for (let k = 0; k < width; k++) {
+      const dictionary = dictionaries[k]
+      keyLength += dictionary ? dictionary.lengthOf(table.keyOf(g, k)) : 10
+    }
   }
-  let length = parts.length - 1
-  for (const p of parts) length += p.length
-  const key = new Uint8Array(length)
-  let at = 0
-  parts.forEach((p, i) => {
-    if (i > 0) key[at++] = 0
-    key.set(p, at)
-    at += p.length
-  })
-  return key
+  const buf = out.ensure(8 + keyLength)
+  let at = out.offset
+  for (const n of [rowLength, keyLength]) {
+    buf[at++] = n & 0xff
+    buf[at++] = (n >>> 8) & 0xff
+    buf[at++] = (n >>> 16) & 0xff
+    buf[at++] = n >>> 24
+  }
+  if (order === 'first_seen') {
+    firstView.setFloat64(0, table.firsts[g]!)
+    buf.set(firstBytes, at)
+  } else {
+    for (let k = 0; k < width; k++) {
+      if (k > 0) buf[at++] = 0
+      const id = table.keyOf(g, k)
+      const dictionary = dictionaries[k]
+      if (dictionary) {
+        const start = dictionary.offsetOf(id)
+        const length = dictionary.lengthOf(id)
+        buf.set(dictionary.arena.subarray(start, start + length), at)
+        at += length
+      } else {
+        buf.set(textEncoder.encode(formatDate(id)), at)
+        at += 10
+      }
+    }
+  }
+  out.advance(8 + keyLength)
 }
 
 export function openFileWriter(path: string): { writer: ByteWriter; close: () => void } {

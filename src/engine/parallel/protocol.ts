@@ -76,6 +76,7 @@ export interface MergeResult {
 /** Interleave the partitions' sorted rows into the final output. */
 export interface CombineTask {
   parts: { rowsPath: string; keysPath: string }[]
+  order: OutputOrder
   headerBytes: Uint8Array
   outputPath: string
 }

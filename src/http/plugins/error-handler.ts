@@ -1,0 +1,36 @@
+/**
+ * Every error becomes `application/problem+json` (RFC 9457) here, and only here. Client errors
+ * are logged at info level; server errors are logged with their cause and answered without
+ * details. An error answered while the request body is still unread closes the connection, so
+ * a refused upload is not read to its end.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../errors/problem.js'
+import type { HttpApp } from '../types.js'
+import { globalPlugin } from './global-plugin.js'
+
+export const errorHandlerPlugin = globalPlugin('tally-problem-errors', async (app: HttpApp) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => sendProblem(error, request, reply))
+  app.setNotFoundHandler((request, reply) => {
+    const problem = toProblem({ statusCode: 404, message: `no route ${request.method} ${path(request)}` })
+    return reply.code(404).type(PROBLEM_CONTENT_TYPE).send({ ...problem.body, instance: path(request) })
+  })
+})
+
+export function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const input = { ...(request.query as object), ...(request.params as object) }
+  const problem = toProblem(error, input)
+  if (problem.internal) request.log.error({ err: error }, 'request failed')
+  else request.log.info({ code: problem.body.code, detail: problem.body.detail }, 'request refused')
+  if (!request.raw.complete) reply.header('connection', 'close')
+  for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
+  return reply
+    .code(problem.status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({ ...problem.body, instance: path(request) })
+}
+
+/** The request path without its query (which may hold keys or file names). */
+function path(request: FastifyRequest): string {
+  return request.url.split('?')[0] ?? request.url
+}
