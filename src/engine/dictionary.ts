@@ -5,6 +5,9 @@
  * [hash, offset in arena, length], together so a lookup touches one line for them. `slots` is
  * an open-addressing table (linear probing, power-of-two size, load factor at most 1/2) holding
  * `id + 1`, 0 for an empty slot. No JavaScript string or object exists per value until output.
+ *
+ * A dictionary may extend a read-only `base` (another thread's, when merging): ids below
+ * `base.size` are the base's, and values it lacks get ids from `base.size` up.
  */
 import { textDecoder } from './bytes.js'
 import { sharedInt32, sharedUint8 } from './shared-memory.js'
@@ -15,12 +18,29 @@ export class ByteDictionary {
   arena: Uint8Array = sharedUint8(64 * 1024)
   arenaUsed = 0
   records: Int32Array = sharedInt32(INITIAL_IDS * 3)
-  slots: Int32Array = new Int32Array(INITIAL_IDS * 2)
+  slots: Int32Array = sharedInt32(INITIAL_IDS * 2)
   mask = INITIAL_IDS * 2 - 1
-  size = 0
+  /** Values of this dictionary itself, without the base's. */
+  ownSize = 0
+  private readonly base: ByteDictionary | undefined
+  private readonly baseSize: number
+
+  constructor(base?: ByteDictionary) {
+    this.base = base
+    this.baseSize = base?.size ?? 0
+  }
+
+  /** Every id: the base's and this dictionary's own. */
+  get size(): number {
+    return this.baseSize + this.ownSize
+  }
 
   /** The id of the value `buf[start, end)` with hash `hash`, or -1 when absent. */
   find(buf: Uint8Array, start: number, end: number, hash: number): number {
+    if (this.base !== undefined) {
+      const id = this.base.find(buf, start, end, hash)
+      if (id !== -1) return id
+    }
     const len = end - start
     const slots = this.slots
     const records = this.records
@@ -38,7 +58,7 @@ export class ByteDictionary {
           at++
           i++
         }
-        if (i === end) return idPlus1 - 1
+        if (i === end) return this.baseSize + idPlus1 - 1
       }
       slot = (slot + 1) & mask
     }
@@ -47,10 +67,10 @@ export class ByteDictionary {
   /** Adds a value known to be absent and returns its id. */
   insert(buf: Uint8Array, start: number, end: number, hash: number): number {
     const len = end - start
-    if (this.size * 2 >= this.slots.length) this.growSlots()
-    if ((this.size + 1) * 3 > this.records.length) this.growRecords()
+    if (this.ownSize * 2 >= this.slots.length) this.growSlots()
+    if ((this.ownSize + 1) * 3 > this.records.length) this.growRecords()
     if (this.arenaUsed + len > this.arena.length) this.growArena(len)
-    const id = this.size++
+    const id = this.ownSize++
     this.arena.set(buf.subarray(start, end), this.arenaUsed)
     const base = id * 3
     this.records[base] = hash
@@ -60,43 +80,54 @@ export class ByteDictionary {
     let slot = hash & this.mask
     while (this.slots[slot] !== 0) slot = (slot + 1) & this.mask
     this.slots[slot] = id + 1
-    return id
+    return this.baseSize + id
   }
 
   hashOf(id: number): number {
-    return this.records[id * 3]!
+    if (id < this.baseSize) return this.base!.hashOf(id)
+    return this.records[(id - this.baseSize) * 3]!
+  }
+
+  /** The arena holding value `id` (the base's for a base id). */
+  arenaOf(id: number): Uint8Array {
+    return id < this.baseSize ? this.base!.arena : this.arena
   }
 
   offsetOf(id: number): number {
-    return this.records[id * 3 + 1]!
+    if (id < this.baseSize) return this.base!.offsetOf(id)
+    return this.records[(id - this.baseSize) * 3 + 1]!
   }
 
   lengthOf(id: number): number {
-    return this.records[id * 3 + 2]!
+    if (id < this.baseSize) return this.base!.lengthOf(id)
+    return this.records[(id - this.baseSize) * 3 + 2]!
   }
 
   bytes(id: number): Uint8Array {
-    const at = this.records[id * 3 + 1]!
-    return this.arena.subarray(at, at + this.records[id * 3 + 2]!)
+    const at = this.offsetOf(id)
+    return this.arenaOf(id).subarray(at, at + this.lengthOf(id))
   }
 
   string(id: number): string {
     return textDecoder.decode(this.bytes(id))
   }
 
-  /** A read-only view of another thread's dictionary: `find` and `insert` must not be used. */
+  /** A read-only view of another thread's dictionary: `find` works, `insert` must not be used. */
   static fromSnapshot(snapshot: DictionarySnapshot): ByteDictionary {
     const dictionary = new ByteDictionary()
     dictionary.arena = snapshot.arena
     dictionary.records = snapshot.records
-    dictionary.size = snapshot.size
+    dictionary.slots = snapshot.slots
+    dictionary.mask = snapshot.slots.length - 1
+    dictionary.ownSize = snapshot.size
     dictionary.arenaUsed = -1
     return dictionary
   }
 
   /** The plain-data view another thread needs to read the values (shared, not copied). */
   snapshot(): DictionarySnapshot {
-    return { arena: this.arena, records: this.records, size: this.size }
+    if (this.base !== undefined) throw new Error('a layered dictionary has no snapshot')
+    return { arena: this.arena, records: this.records, slots: this.slots, size: this.ownSize }
   }
 
   /** Bytes held, for the memory budget. */
@@ -119,9 +150,9 @@ export class ByteDictionary {
   }
 
   private growSlots(): void {
-    const slots = new Int32Array(this.slots.length * 2)
+    const slots = sharedInt32(this.slots.length * 2)
     const mask = slots.length - 1
-    for (let id = 0; id < this.size; id++) {
+    for (let id = 0; id < this.ownSize; id++) {
       let slot = this.records[id * 3]! & mask
       while (slots[slot] !== 0) slot = (slot + 1) & mask
       slots[slot] = id + 1
@@ -134,5 +165,6 @@ export class ByteDictionary {
 export interface DictionarySnapshot {
   arena: Uint8Array
   records: Int32Array
+  slots: Int32Array
   size: number
 }

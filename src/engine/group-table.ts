@@ -36,7 +36,7 @@ export class GroupTable {
     this.capacity = capacity
     this.records = sharedInt32(capacity * this.stride)
     this.firsts = sharedFloat64(capacity)
-    this.slots = new Int32Array(capacity * 2)
+    this.slots = sharedInt32(capacity * 2)
     this.mask = capacity * 2 - 1
   }
 
@@ -157,13 +157,18 @@ export class GroupTable {
     return Number.isNaN(sum) ? this.bigSums.get(g)!.toString() : String(sum)
   }
 
-  /** A read-only view of another thread's table: only for reading groups out, not for lookups. */
+  /**
+   * Another thread's table, adopted: the thread that built it no longer touches it, so this
+   * one may read it or merge more groups into it.
+   */
   static fromSnapshot(snapshot: GroupTableSnapshot): GroupTable {
     const table = new GroupTable(snapshot.width, 16)
     table.records = snapshot.records
     table.firsts = snapshot.firsts
+    table.slots = snapshot.slots
+    table.mask = snapshot.slots.length - 1
     table.size = snapshot.size
-    table.capacity = snapshot.size
+    table.capacity = snapshot.capacity
     for (const [g, sum] of snapshot.bigSums) table.bigSums.set(g, BigInt(sum))
     return table
   }
@@ -174,7 +179,9 @@ export class GroupTable {
       width: this.width,
       records: this.records,
       firsts: this.firsts,
+      slots: this.slots,
       size: this.size,
+      capacity: this.capacity,
       bigSums: [...this.bigSums].map(([g, sum]) => [g, sum.toString()]),
     }
   }
@@ -193,7 +200,7 @@ export class GroupTable {
     this.records = records
     this.firsts = firsts
     this.capacity = capacity
-    const slots = new Int32Array(capacity * 2)
+    const slots = sharedInt32(capacity * 2)
     const mask = slots.length - 1
     const stride = this.stride
     for (let g = 0; g < this.size; g++) {
@@ -210,7 +217,9 @@ export interface GroupTableSnapshot {
   width: number
   records: Int32Array
   firsts: Float64Array
+  slots: Int32Array
   size: number
+  capacity: number
   /** Groups whose sum passed 2^53 - 1, as decimal text. */
   bigSums: [number, string][]
 }

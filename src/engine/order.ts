@@ -12,15 +12,17 @@ import type { OutputOrder } from './spec.js'
 export function dictionaryRanks(dictionary: ByteDictionary): Uint32Array {
   const n = dictionary.size
   const tagged = new Array<string>(n)
-  const arena = Buffer.from(
-    dictionary.arena.buffer,
-    dictionary.arena.byteOffset,
-    dictionary.arena.length,
-  )
+  const buffers = new Map<Uint8Array, Buffer>()
   for (let id = 0; id < n; id++) {
+    const arena = dictionary.arenaOf(id)
+    let buffer = buffers.get(arena)
+    if (buffer === undefined) {
+      buffer = Buffer.from(arena.buffer, arena.byteOffset, arena.length)
+      buffers.set(arena, buffer)
+    }
     const at = dictionary.offsetOf(id)
-    tagged[id] =
-      `${arena.toString('latin1', at, at + dictionary.lengthOf(id))}\0${String.fromCharCode(id >>> 16, id & 0xffff)}`
+    const value = buffer.toString('latin1', at, at + dictionary.lengthOf(id))
+    tagged[id] = `${value}\0${String.fromCharCode(id >>> 16, id & 0xffff)}`
   }
   tagged.sort()
   const ranks = new Uint32Array(n)
@@ -53,4 +55,56 @@ export function groupOrder(
     result = sortByUint32(result, column)
   }
   return result
+}
+
+/** Groups spread over several tables, in output order: `tables[i]` holds group `groups[i]`. */
+export interface GroupRefs {
+  tables: Uint16Array
+  groups: Uint32Array
+}
+
+/** The output order of every group of `tables` (one thread's partitions after a merge). */
+export function groupOrderAcross(
+  tables: readonly GroupTable[],
+  dictionaries: readonly (ByteDictionary | undefined)[],
+  order: OutputOrder,
+): GroupRefs {
+  let n = 0
+  for (const table of tables) n += table.size
+  const tableOf = new Uint16Array(n)
+  const groupOf = new Uint32Array(n)
+  let i = 0
+  tables.forEach((table, t) => {
+    for (let g = 0; g < table.size; g++, i++) {
+      tableOf[i] = t
+      groupOf[i] = g
+    }
+  })
+  let permutation: Uint32Array
+  if (order === 'first_seen') {
+    const firsts = new Float64Array(n)
+    for (let j = 0; j < n; j++) firsts[j] = tables[tableOf[j]!]!.firsts[groupOf[j]!]!
+    permutation = sortByFloat(firsts, n)
+  } else {
+    permutation = new Uint32Array(n)
+    for (let j = 0; j < n; j++) permutation[j] = j
+    const width = tables[0]?.width ?? 0
+    const column = new Uint32Array(n)
+    for (let k = width - 1; k >= 0; k--) {
+      const dictionary = dictionaries[k]
+      const ranks = dictionary ? dictionaryRanks(dictionary) : undefined
+      for (let j = 0; j < n; j++) {
+        const id = tables[tableOf[j]!]!.keyOf(groupOf[j]!, k)
+        column[j] = ranks ? ranks[id]! : id
+      }
+      permutation = sortByUint32(permutation, column)
+    }
+  }
+  const refs: GroupRefs = { tables: new Uint16Array(n), groups: new Uint32Array(n) }
+  for (let j = 0; j < n; j++) {
+    const from = permutation[j]!
+    refs.tables[j] = tableOf[from]!
+    refs.groups[j] = groupOf[from]!
+  }
+  return refs
 }

@@ -174,7 +174,7 @@ export function writeGroup(
     if (dictionary === undefined) writeDate(out, id)
     else {
       const at = dictionary.offsetOf(id)
-      writeField(out, dictionary.arena, at, at + dictionary.lengthOf(id))
+      writeField(out, dictionary.arenaOf(id), at, at + dictionary.lengthOf(id))
     }
     out.writeByte(COMMA)
   }

@@ -36,15 +36,8 @@ export interface AppDeps {
   logger: FastifyBaseLogger
   metrics: Registry
   http?: HttpOptions
-}
-
-/** What every route plugin receives: the deps, with the HTTP options resolved. */
-export interface RouteDeps {
-  config: Config
-  storage: Storage
-  jobs: JobBackend
-  options: Required<Omit<HttpOptions, 'corsOrigins' | 'rateLimit'>> &
-    Pick<HttpOptions, 'corsOrigins' | 'rateLimit'>
+  /** Shown in the OpenAPI document. */
+  version?: string
 }
 
 declare module 'fastify' {

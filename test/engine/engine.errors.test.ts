@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest'
 import { aggregateSync, EngineError, isEngineError } from '../../src/engine/index.js'
-import { expectAggregation, lines, runEngine, runInEveryChunking } from '../support/engine-outcome.js'
+import {
+  expectAggregation,
+  lines,
+  runEngine,
+  runInEveryChunking,
+} from '../support/engine-outcome.js'
 import { parseCsv } from '../support/parse-csv.js'
 
 const HEADER = 'Song,Date,Number of Plays'
@@ -38,32 +43,50 @@ describe('onError=fail', () => {
     expect(error.column).toBe('Date')
     expect(error.message).toContain('5')
     expect(error.message).toContain('Date')
-    expectAggregation(input, { onError: 'fail' }, { error: 'CSV_BAD_DATE', line: 5, column: 'Date' })
+    expectAggregation(
+      input,
+      { onError: 'fail' },
+      { error: 'CSV_BAD_DATE', line: 5, column: 'Date' },
+    )
   })
 
   it('gives no column for a field-count error', () => {
     const error = thrown(() =>
-      aggregateSync(Buffer.from(lines(HEADER, 'A,2020-01-01,1', 'B,2020-01-01')), { onError: 'fail' }),
+      aggregateSync(Buffer.from(lines(HEADER, 'A,2020-01-01,1', 'B,2020-01-01')), {
+        onError: 'fail',
+      }),
     )
     expect(error.code).toBe('CSV_FIELD_COUNT')
     expect(error.line).toBe(3)
     expect(error.column).toBeUndefined()
-    expectAggregation(lines(HEADER, 'A,2020-01-01,1', 'B,2020-01-01,1,1'), { onError: 'fail' }, {
-      error: 'CSV_FIELD_COUNT',
-      line: 3,
-      column: undefined,
-    })
+    expectAggregation(
+      lines(HEADER, 'A,2020-01-01,1', 'B,2020-01-01,1,1'),
+      { onError: 'fail' },
+      {
+        error: 'CSV_FIELD_COUNT',
+        line: 3,
+        column: undefined,
+      },
+    )
   })
 
   it('names the column as written in the header', () => {
     const input = lines(' song ,DATE,number of plays', 'A,2020-01-01,1', '"",2020-01-01,1')
-    expectAggregation(input, { onError: 'fail' }, { error: 'CSV_EMPTY_VALUE', line: 3, column: 'song' })
+    expectAggregation(
+      input,
+      { onError: 'fail' },
+      { error: 'CSV_EMPTY_VALUE', line: 3, column: 'song' },
+    )
     const input2 = lines('Song,Date,PLAYS', 'A,2020-01-01,"1"x')
-    expectAggregation(input2, { onError: 'fail', sum: 'plays', groupBy: 'song,date' }, {
-      error: 'CSV_BAD_QUOTE',
-      line: 2,
-      column: 'PLAYS',
-    })
+    expectAggregation(
+      input2,
+      { onError: 'fail', sum: 'plays', groupBy: 'song,date' },
+      {
+        error: 'CSV_BAD_QUOTE',
+        line: 2,
+        column: 'PLAYS',
+      },
+    )
   })
 
   it('throws each kind of row error', () => {
@@ -90,20 +113,28 @@ describe('onError=fail', () => {
   })
 
   it('throws the row error, not CSV_NO_VALID_ROWS, when every row is bad', () => {
-    expectAggregation(lines(HEADER, 'A,x,1', 'B,y,1'), { onError: 'fail' }, {
-      error: 'CSV_BAD_DATE',
-      line: 2,
-      column: 'Date',
-    })
+    expectAggregation(
+      lines(HEADER, 'A,x,1', 'B,y,1'),
+      { onError: 'fail' },
+      {
+        error: 'CSV_BAD_DATE',
+        line: 2,
+        column: 'Date',
+      },
+    )
   })
 })
 
 describe('onError=skip', () => {
   it('is the default', () => {
-    expectAggregation(lines(HEADER, 'A,2020-01-01,1', 'B,x,1'), {}, {
-      csv: lines(OUT, 'A,2020-01-01,1'),
-      rejects: [[3, 'CSV_BAD_DATE', 'Date']],
-    })
+    expectAggregation(
+      lines(HEADER, 'A,2020-01-01,1', 'B,x,1'),
+      {},
+      {
+        csv: lines(OUT, 'A,2020-01-01,1'),
+        rejects: [[3, 'CSV_BAD_DATE', 'Date']],
+      },
+    )
   })
 
   it('writes the rejects CSV: line, code, column, reason and the raw row', () => {
@@ -122,7 +153,9 @@ describe('onError=skip', () => {
     expect(outcome.csv).toBe(lines(OUT, 'A,2020-01-01,1'))
     const rows = parseCsv(outcome.rejectsCsv)
     expect(rows[0]).toEqual(['Line', 'Code', 'Column', 'Reason', 'Raw Row'])
-    const withoutReason = rows.slice(1).map(([line, code, column, , raw]) => [line, code, column, raw])
+    const withoutReason = rows
+      .slice(1)
+      .map(([line, code, column, , raw]) => [line, code, column, raw])
     expect(withoutReason).toEqual([
       ['3', 'CSV_BAD_QUOTE', 'Song', 'Umb"rella,2020-01-01,1'],
       ['4', 'CSV_BAD_DATE', 'Date', '  padded,bad,1  '],
@@ -170,7 +203,16 @@ describe('onError=skip', () => {
   })
 
   it('reports counts and sizes in the summary', () => {
-    const input = lines(HEADER, 'A,2020-01-01,1', '', '  ', 'B,x,1', 'A,2020-01-01,2', 'C,2020-01-02,3', 'D')
+    const input = lines(
+      HEADER,
+      'A,2020-01-01,1',
+      '',
+      '  ',
+      'B,x,1',
+      'A,2020-01-01,2',
+      'C,2020-01-02,3',
+      'D',
+    )
     const result = aggregateSync(Buffer.from(input))
     expect(result.summary).toEqual({
       bytesRead: Buffer.byteLength(input),
@@ -202,20 +244,28 @@ describe('onError=skip', () => {
 describe('CSV_NO_VALID_ROWS', () => {
   it('fails when every data row is rejected', () => {
     expectAggregation(lines(HEADER, 'A,x,1'), {}, { error: 'CSV_NO_VALID_ROWS' })
-    expectAggregation(lines(HEADER, '', 'A,x,1', '  ', ',2020-01-01,1', 'B'), {}, {
-      error: 'CSV_NO_VALID_ROWS',
-    })
+    expectAggregation(
+      lines(HEADER, '', 'A,x,1', '  ', ',2020-01-01,1', 'B'),
+      {},
+      {
+        error: 'CSV_NO_VALID_ROWS',
+      },
+    )
     expectAggregation(`${HEADER}\n"unterminated,2020-01-01,1\n`, {}, { error: 'CSV_NO_VALID_ROWS' })
   })
 
   it('does not fail when one row is good', () => {
-    expectAggregation(lines(HEADER, 'A,x,1', 'B,2020-01-01,0', 'C,y,1'), {}, {
-      csv: lines(OUT, 'B,2020-01-01,0'),
-      rejects: [
-        [2, 'CSV_BAD_DATE', 'Date'],
-        [4, 'CSV_BAD_DATE', 'Date'],
-      ],
-    })
+    expectAggregation(
+      lines(HEADER, 'A,x,1', 'B,2020-01-01,0', 'C,y,1'),
+      {},
+      {
+        csv: lines(OUT, 'B,2020-01-01,0'),
+        rejects: [
+          [2, 'CSV_BAD_DATE', 'Date'],
+          [4, 'CSV_BAD_DATE', 'Date'],
+        ],
+      },
+    )
   })
 
   it('does not fail without data rows', () => {

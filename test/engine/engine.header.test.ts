@@ -117,12 +117,20 @@ describe('header errors', () => {
   })
 
   it('fails with CSV_MISSING_COLUMNS when the header is only part of a name', () => {
-    expectAggregation(lines('Song,Date,Plays', 'A,2020-01-01,1'), {}, {
-      error: 'CSV_MISSING_COLUMNS',
-    })
-    expectAggregation(lines('Song,Date,Number  of Plays', 'A,2020-01-01,1'), {}, {
-      error: 'CSV_MISSING_COLUMNS',
-    })
+    expectAggregation(
+      lines('Song,Date,Plays', 'A,2020-01-01,1'),
+      {},
+      {
+        error: 'CSV_MISSING_COLUMNS',
+      },
+    )
+    expectAggregation(
+      lines('Song,Date,Number  of Plays', 'A,2020-01-01,1'),
+      {},
+      {
+        error: 'CSV_MISSING_COLUMNS',
+      },
+    )
   })
 
   it('takes a data-looking first row as the header (and finds no columns)', () => {
@@ -130,12 +138,20 @@ describe('header errors', () => {
   })
 
   it('fails with CSV_DUPLICATE_COLUMN when a required name appears twice', () => {
-    expectAggregation(lines('Song,Date,song,Number of Plays', 'A,2020-01-01,B,1'), {}, {
-      error: 'CSV_DUPLICATE_COLUMN',
-    })
-    expectAggregation(lines('Song,Date,Number of Plays, NUMBER OF PLAYS ', 'A,2020-01-01,1,2'), {}, {
-      error: 'CSV_DUPLICATE_COLUMN',
-    })
+    expectAggregation(
+      lines('Song,Date,song,Number of Plays', 'A,2020-01-01,B,1'),
+      {},
+      {
+        error: 'CSV_DUPLICATE_COLUMN',
+      },
+    )
+    expectAggregation(
+      lines('Song,Date,Number of Plays, NUMBER OF PLAYS ', 'A,2020-01-01,1,2'),
+      {},
+      {
+        error: 'CSV_DUPLICATE_COLUMN',
+      },
+    )
   })
 
   it('fails with CSV_NOT_TEXT for a header holding NUL or invalid UTF-8', () => {
@@ -172,16 +188,24 @@ describe('header only', () => {
   it('succeeds with only the output header', () => {
     expectAggregation('Song,Date,Number of Plays\n', {}, { csv: lines(OUT) })
     expectAggregation('Song,Date,Number of Plays', {}, { csv: lines(OUT) })
-    expectAggregation('Song,Date,Number of Plays\r\n\r\n\n', { onError: 'fail' }, {
-      csv: lines(OUT),
-    })
+    expectAggregation(
+      'Song,Date,Number of Plays\r\n\r\n\n',
+      { onError: 'fail' },
+      {
+        csv: lines(OUT),
+      },
+    )
     expectAggregation('Song,Date,Number of Plays\r', { order: 'sorted' }, { csv: lines(OUT) })
   })
 
   it('succeeds with a custom header only', () => {
-    expectAggregation('Artist,Plays\n', { groupBy: ['Artist'], sum: 'Plays' }, {
-      csv: lines('Artist,Total Plays'),
-    })
+    expectAggregation(
+      'Artist,Plays\n',
+      { groupBy: ['Artist'], sum: 'Plays' },
+      {
+        csv: lines('Artist,Total Plays'),
+      },
+    )
   })
 })
 

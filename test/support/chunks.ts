@@ -28,11 +28,7 @@ export function splitAt(input: Uint8Array, cuts: readonly number[]): Uint8Array[
  * `input` in chunks of random sizes from 1 to `maxSize`, drawn from `random` (a function
  * returning numbers in [0, 1), e.g. a seeded generator, so a failure can be replayed).
  */
-export function randomChunks(
-  input: Uint8Array,
-  random: () => number,
-  maxSize = 64,
-): Uint8Array[] {
+export function randomChunks(input: Uint8Array, random: () => number, maxSize = 64): Uint8Array[] {
   const chunks: Uint8Array[] = []
   let at = 0
   while (at < input.length) {

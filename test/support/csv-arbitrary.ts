@@ -81,10 +81,19 @@ const songChar = fc.constantFrom(
 
 const song = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom('Umbrella', 'In The End', 'umbrella', 'Hello, World') },
-  { weight: 4, arbitrary: fc.array(songChar, { minLength: 1, maxLength: 6 }).map((c) => c.join('')) },
+  {
+    weight: 4,
+    arbitrary: fc.array(songChar, { minLength: 1, maxLength: 6 }).map((c) => c.join('')),
+  },
 )
 
-const validDate = fc.constantFrom('2020-01-01', '2020-02-29', '1999-12-31', '0000-01-01', '9999-12-31')
+const validDate = fc.constantFrom(
+  '2020-01-01',
+  '2020-02-29',
+  '1999-12-31',
+  '0000-01-01',
+  '9999-12-31',
+)
 const invalidDate = fc.constantFrom(
   '2021-02-29',
   '2020-13-01',
@@ -142,16 +151,13 @@ function valueFor(kind: Kind): fc.Arbitrary<Cell['value']> {
         { weight: 1, arbitrary: badText.map((literal) => ({ literal })) },
       )
     case 'date':
-      return fc.oneof(
-        { weight: 12, arbitrary: validDate },
-        { weight: 1, arbitrary: invalidDate },
-      ).map((d) => ({ literal: d }))
+      return fc
+        .oneof({ weight: 12, arbitrary: validDate }, { weight: 1, arbitrary: invalidDate })
+        .map((d) => ({ literal: d }))
     case 'count':
       return count.map((literal) => ({ literal }))
     case 'extra':
-      return fc
-        .oneof(song.map(toLatin1), badText, fc.constant(''))
-        .map((literal) => ({ literal }))
+      return fc.oneof(song.map(toLatin1), badText, fc.constant('')).map((literal) => ({ literal }))
   }
 }
 
@@ -177,7 +183,7 @@ function rowFor(columns: Column[]): fc.Arbitrary<RowPlan> {
     ),
     crlf: fc.boolean(),
     blankBefore: fc.oneof(
-      { weight: 6, arbitrary: fc.constant([]) },
+      { weight: 6, arbitrary: fc.constant<string[]>([]) },
       { weight: 1, arbitrary: fc.array(fc.constantFrom(...BLANKS), { maxLength: 2 }) },
     ),
   })
@@ -219,6 +225,7 @@ export interface HeaderForms {
 export interface GeneratedCsv {
   bytes: Buffer
   options: TestOptions
+  [fc.toStringMethod]: () => string
 }
 
 /** Counterexamples print as readable text (bytes that are not UTF-8 as `\xNN`). */
@@ -227,14 +234,12 @@ function describedCsv(bytes: Buffer, options: TestOptions): GeneratedCsv {
     bytes,
     options,
     [fc.toStringMethod]: () => {
-      const text = bytes
-        .toString('latin1')
-        .replace(/[\x80-\xff]+/g, (run) => {
-          const decoded = Buffer.from(run, 'latin1').toString('utf8')
-          return decoded.includes('\uFFFD')
-            ? [...run].map((c) => `\\x${c.charCodeAt(0).toString(16)}`).join('')
-            : decoded
-        })
+      const text = bytes.toString('latin1').replace(/[\x80-\xff]+/g, (run) => {
+        const decoded = Buffer.from(run, 'latin1').toString('utf8')
+        return decoded.includes('\uFFFD')
+          ? [...run].map((c) => `\\x${c.charCodeAt(0).toString(16)}`).join('')
+          : decoded
+      })
       return `{ text: ${JSON.stringify(text)}, options: ${JSON.stringify(options)} }`
     },
   }
@@ -246,15 +251,17 @@ export function generatedCsv(
 ): fc.Arbitrary<GeneratedCsv> {
   return fc.constantFrom(...VARIANTS).chain((variant) =>
     fc
-      .tuple(
-        fc.subarray(EXTRA_NAMES, { maxLength: 2 }),
-        fc.constantFrom('as is', 'lower', 'upper'),
-      )
+      .tuple(fc.subarray(EXTRA_NAMES, { maxLength: 2 }), fc.constantFrom('as is', 'lower', 'upper'))
       .chain(([extras, casing]) => {
         const all: Column[] = [
           ...variant.columns.map((c) => ({
             ...c,
-            name: casing === 'lower' ? c.name.toLowerCase() : casing === 'upper' ? c.name.toUpperCase() : c.name,
+            name:
+              casing === 'lower'
+                ? c.name.toLowerCase()
+                : casing === 'upper'
+                  ? c.name.toUpperCase()
+                  : c.name,
           })),
           ...extras.map((name) => ({ name, kind: 'extra' as const })),
         ]
@@ -268,7 +275,9 @@ export function generatedCsv(
           quote: fc.boolean(),
           before: pad,
           after: pad,
-          inside: forms.padInsideQuotes ? fc.tuple(pad, pad) : fc.constant(['', ''] as [string, string]),
+          inside: forms.padInsideQuotes
+            ? fc.tuple(pad, pad)
+            : fc.constant(['', ''] as [string, string]),
         })
         const blankBeforeHeader = fc.array(
           forms.whitespaceLinesBeforeHeader ? fc.constantFrom(...BLANKS) : fc.constant(''),
@@ -276,13 +285,15 @@ export function generatedCsv(
         )
         return fc.record({
           columns: fc.constant(columns),
-          options: fc.record({
-            order: fc.constantFrom('first_seen' as const, 'sorted' as const),
-            onError: fc.oneof(
-              { weight: 4, arbitrary: fc.constant('skip' as const) },
-              { weight: 1, arbitrary: fc.constant('fail' as const) },
-            ),
-          }).map((o) => ({ ...variant.options, ...o })),
+          options: fc
+            .record({
+              order: fc.constantFrom('first_seen' as const, 'sorted' as const),
+              onError: fc.oneof(
+                { weight: 4, arbitrary: fc.constant('skip' as const) },
+                { weight: 1, arbitrary: fc.constant('fail' as const) },
+              ),
+            })
+            .map((o) => ({ ...variant.options, ...o })),
           bom: fc.boolean(),
           blankBeforeHeader,
           header: fc.tuple(...columns.map(() => headerCell)),

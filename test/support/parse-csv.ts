@@ -43,7 +43,8 @@ export function parseCsv(text: string): string[][] {
       field = ''
       p++
     } else {
-      if (c === '"' || c === '\r') throw new Error(`parseCsv: unquoted ${JSON.stringify(c)} at ${p}`)
+      if (c === '"' || c === '\r')
+        throw new Error(`parseCsv: unquoted ${JSON.stringify(c)} at ${p}`)
       field += c
       p++
     }

@@ -104,7 +104,8 @@ function readRow(s: string, start: number): Row {
     if (problem === undefined) problem = { code, field: fields.length }
   }
   // True when position p is a line end: LF, CRLF, or a CR that is the last character.
-  const atLineEnd = (p: number) => s[p] === '\n' || (s[p] === '\r' && (p + 1 === n || s[p + 1] === '\n'))
+  const atLineEnd = (p: number) =>
+    s[p] === '\n' || (s[p] === '\r' && (p + 1 === n || s[p + 1] === '\n'))
   // Text that is not inside quotes: runs to a comma, a line end or the end of the input.
   const skipToFieldEnd = (p: number) => {
     let text = ''
@@ -255,13 +256,16 @@ export function referenceAggregate(
       const names: string[] = []
       for (const field of row.fields) {
         const name = utf8(field.value)
-        if (name === undefined || name.includes('\0')) return { error: 'CSV_NOT_TEXT', line: rowLine }
+        if (name === undefined || name.includes('\0'))
+          return { error: 'CSV_NOT_TEXT', line: rowLine }
         names.push(trimSpaces(name))
       }
       // A header that is not clean CSV is not covered by the rules: make it visible.
       if (row.problem !== undefined) return { error: `UNSPECIFIED_HEADER_${row.problem.code}` }
       const lower = names.map((name) => name.toLowerCase())
-      const matches = wanted.map((w) => lower.flatMap((name, i) => (name === w.toLowerCase() ? [i] : [])))
+      const matches = wanted.map((w) =>
+        lower.flatMap((name, i) => (name === w.toLowerCase() ? [i] : [])),
+      )
       const missing = wanted.filter((_, k) => matches[k]!.length === 0)
       const duplicated = wanted.filter((_, k) => matches[k]!.length > 1)
       if (missing.length > 0 && duplicated.length > 0) return { error: 'UNSPECIFIED_HEADER' }

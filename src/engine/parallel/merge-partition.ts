@@ -7,7 +7,7 @@ import { closeSync, openSync, writeSync } from 'node:fs'
 import { hashBytes, textEncoder } from '../bytes.js'
 import { ByteDictionary } from '../dictionary.js'
 import { GroupTable } from '../group-table.js'
-import { groupOrder } from '../order.js'
+import { groupOrderAcross } from '../order.js'
 import { ByteWriter, writeGroup, writeHeader } from '../output.js'
 import type { OutputOrder } from '../spec.js'
 import { readSpill, type SpilledGroup } from '../spill.js'
@@ -15,14 +15,16 @@ import { formatDate } from '../values.js'
 import type { MergeResult, MergeTask } from './protocol.js'
 
 export function mergePartition(task: MergeTask): MergeResult {
-  const { table, dictionaries } = mergeSources(task)
-  const order = groupOrder(table, dictionaries, task.order)
+  const { tables, dictionaries } = mergeSources(task)
+  const order = groupOrderAcross(tables, dictionaries, task.order)
   const rows = openFileWriter(task.rowsPath)
   const keys = task.keysPath === undefined ? undefined : openFileWriter(task.keysPath)
   try {
     if (keys === undefined) writeHeader(rows.writer, task.layout, task.totalColumn)
-    for (let i = 0; i < order.length; i++) {
-      const g = order[i]!
+    const n = order.groups.length
+    for (let i = 0; i < n; i++) {
+      const table = tables[order.tables[i]!]!
+      const g = order.groups[i]!
       const before = rows.writer.bytesWritten
       writeGroup(rows.writer, table, dictionaries, g)
       if (keys !== undefined) {
@@ -36,7 +38,7 @@ export function mergePartition(task: MergeTask): MergeResult {
         )
       }
     }
-    return { groups: table.size, bytes: rows.writer.bytesWritten }
+    return { groups: n, bytes: rows.writer.bytesWritten }
   } finally {
     rows.close()
     keys?.close()
@@ -51,66 +53,50 @@ function ownedPartitions(task: MergeTask): number[] {
 }
 
 /**
- * Folds this worker's partitions of every source into one table. Each partition is merged in a
- * small table of its own (it stays in cache), then appended to the result.
+ * Folds this worker's partitions of every range into the first range's tables, adopted in
+ * place (the thread that built them is done with them): the first range's groups are neither
+ * copied nor looked up again. Its dictionaries serve as a read-only base; values they lack get
+ * new ids in dictionaries of this thread's own. Each partition is small, so it stays in cache.
  */
 function mergeSources(task: MergeTask): {
-  table: GroupTable
+  tables: GroupTable[]
   dictionaries: (ByteDictionary | undefined)[]
 } {
   const { sources } = task
   const width = task.layout.groupKinds.length
   const owned = ownedPartitions(task)
+  const first = sources[0]!
+  const bases = first.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d))
+  const tables = owned.map((p) => GroupTable.fromSnapshot(first.tables[p]!))
   const spilled = owned.some((p) => (task.spills[p]?.length ?? 0) > 0)
-  let largest = 0
-  for (const source of sources) {
-    let size = 0
-    for (const p of owned) size += source.tables[p]!.size
-    largest = Math.max(largest, size)
-  }
-  const out = new GroupTable(width, largest)
-  if (sources.length === 1 && !spilled) {
-    // One range: its groups are already distinct; no lookup, no new dictionary.
-    const only = sources[0]!
-    for (const p of owned) {
-      const from = GroupTable.fromSnapshot(only.tables[p]!)
-      for (let g = 0; g < from.size; g++) out.append(from, g)
-    }
-    return {
-      table: out,
-      dictionaries: only.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d)),
-    }
-  }
-  const dictionaries = task.layout.groupKinds.map((k) =>
-    k === 'text' ? new ByteDictionary() : undefined,
-  )
+  if (sources.length === 1 && !spilled) return { tables, dictionaries: bases }
+
+  const dictionaries = bases.map((base) => base && new ByteDictionary(base))
   const folder = new GroupFolder(width, dictionaries)
   const isDate = task.layout.groupKinds.map((k) => k === 'date')
-  const fromDictionaries = sources.map((source) =>
-    source.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d)),
-  )
+  const others = sources.slice(1).map((source) => ({
+    source,
+    dictionaries: source.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d)),
+  }))
   // Source id -> merged id, per source and column, filled as ids are met (-1: not yet).
-  const remaps = fromDictionaries.map((ds) =>
-    ds.map((d) => (d ? new Int32Array(d.size).fill(-1) : undefined)),
+  const remaps = others.map((o) =>
+    o.dictionaries.map((d) => (d ? new Int32Array(d.size).fill(-1) : undefined)),
   )
-  for (const p of owned) {
-    let expected = 0
-    for (const source of sources) expected = Math.max(expected, source.tables[p]!.size)
-    const partition = new GroupTable(width, expected)
-    sources.forEach((source, s) => {
+  owned.forEach((p, i) => {
+    const into = tables[i]!
+    others.forEach((other, s) => {
       folder.foldTable(
-        partition,
-        GroupTable.fromSnapshot(source.tables[p]!),
-        fromDictionaries[s]!,
+        into,
+        GroupTable.fromSnapshot(other.source.tables[p]!),
+        other.dictionaries,
         remaps[s]!,
       )
     })
     for (const path of task.spills[p] ?? []) {
-      readSpill(path, width, isDate, (group) => folder.foldSpilled(partition, group))
+      readSpill(path, width, isDate, (group) => folder.foldSpilled(into, group))
     }
-    for (let g = 0; g < partition.size; g++) out.append(partition, g)
-  }
-  return { table: out, dictionaries }
+  })
+  return { tables, dictionaries }
 }
 
 /** Adds groups from other tables or from spill files into a table, re-interning text values. */
@@ -143,7 +129,7 @@ class GroupFolder {
         if (merged === -1) {
           const d = fromDictionaries[k]!
           const start = d.offsetOf(id)
-          merged = this.intern(k, d.arena, start, start + d.lengthOf(id), d.hashOf(id))
+          merged = this.intern(k, d.arenaOf(id), start, start + d.lengthOf(id), d.hashOf(id))
           remap[id] = merged
         }
         key[k] = merged
@@ -222,7 +208,7 @@ function writeMergeKey(
       if (dictionary) {
         const start = dictionary.offsetOf(id)
         const length = dictionary.lengthOf(id)
-        buf.set(dictionary.arena.subarray(start, start + length), at)
+        buf.set(dictionary.arenaOf(id).subarray(start, start + length), at)
         at += length
       } else {
         buf.set(textEncoder.encode(formatDate(id)), at)

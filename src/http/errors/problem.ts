@@ -83,7 +83,8 @@ export function toProblem(error: unknown, input: Record<string, unknown> = {}): 
   const status = framework?.statusCode
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = codeForClientStatus(status)
-    return answer(HTTP_ERRORS[code].status, code, HTTP_ERRORS[code].title, framework.message)
+    const entry = apiErrorEntry(code)
+    return answer(entry.status, code, entry.title, framework.message)
   }
   return answer(500, 'INTERNAL', SERVICE_ERRORS.INTERNAL.title, '')
 }

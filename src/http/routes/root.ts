@@ -2,6 +2,7 @@
  * `GET /`: for a browser (Accept: text/html) a placeholder page until the web UI lands; for
  * everyone else (and earlier clients, set A) the JSON message that the service runs.
  */
+import { type Static, Type } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { RootMessageSchema } from '../schemas/service.js'
 import type { HttpApp } from '../types.js'
@@ -28,11 +29,12 @@ export async function rootRoutes(app: HttpApp): Promise<void> {
       schema: {
         tags: ['service'],
         summary: 'Service message (JSON), or the web page for browsers',
-        response: { 200: RootMessageSchema },
+        // JSON, or the HTML page as text: typed as both, documented as the JSON.
+        response: { 200: Type.Unsafe<Static<typeof RootMessageSchema> | string>(RootMessageSchema) },
       },
     },
     async (request, reply) => {
-      if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').serializer(String).send(PAGE)
+      if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(PAGE)
       return { message: ROOT_MESSAGE }
     },
   )

@@ -30,11 +30,23 @@ export class HeaderInspector {
   /** Header names as found, once accepted. */
   header: readonly string[] | undefined
 
+  private readonly maxHeadBytes: number
+  private readonly partial: boolean
+
   constructor(
-    private spec: AggregateSpec,
-    private readonly maxHeadBytes = DEFAULT_MAX_HEAD_BYTES,
+    spec: AggregateSpec,
+    options: {
+      maxHeadBytes?: number
+      /**
+       * The bytes are the first part of a file whose rest comes later (a chunked upload):
+       * their end is not the file's end, so an unfinished header is not a refusal.
+       */
+      partial?: boolean
+    } = {},
   ) {
     this.aggregator = new Aggregator(spec, { headerOnly: true })
+    this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_MAX_HEAD_BYTES
+    this.partial = options.partial ?? false
   }
 
   /** True once a decision was made: later bytes need not be shown. */
@@ -53,13 +65,14 @@ export class HeaderInspector {
   /** The upload ended: a file without a complete header row is refused now (`CSV_EMPTY_FILE`). */
   async end(): Promise<void> {
     if (this.settled) return
-    if (this.format === 'gzip') {
-      // Whatever gunzip still holds is the whole rest of the file: let the engine judge it.
+    if (this.partial) {
+      // The rest of the file may complete the header: the job's engine judges it.
       this.close()
       this.state = 'not-inspected'
       return
     }
-    this.finish()
+    if (this.format === 'gzip') await this.endGzip()
+    if (!this.settled) this.finish()
   }
 
   /** Checks the kept header row against another spec; throws the engine's error when refused. */
@@ -101,6 +114,19 @@ export class HeaderInspector {
     this.close()
   }
 
+  /** Decompresses what is left (all of it was written already) before judging the header. */
+  private async endGzip(): Promise<void> {
+    const gunzip = this.gunzip
+    if (gunzip && !gunzip.destroyed) {
+      await new Promise<void>((resolve) => {
+        gunzip.once('close', resolve)
+        gunzip.once('end', resolve)
+        gunzip.end()
+      })
+    }
+    this.throwGzipError()
+  }
+
   private async pushGzip(chunk: Uint8Array): Promise<void> {
     if (!this.gunzip) {
       const gunzip = createGunzip()
@@ -129,6 +155,10 @@ export class HeaderInspector {
       // After a sync flush, everything the bytes so far decompress to has been emitted.
       gunzip.flush(constants.Z_SYNC_FLUSH, done)
     })
+    this.throwGzipError()
+  }
+
+  private throwGzipError(): void {
     const error = this.gunzipError
     if (error === undefined) return
     this.close()
