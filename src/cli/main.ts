@@ -4,6 +4,7 @@
 import { Command } from 'commander'
 import { registerAggregate } from './aggregate.js'
 import { registerGenerate } from './generate.js'
+import { registerServe } from './serve.js'
 
 const program = new Command()
   .name('tally')
@@ -12,5 +13,6 @@ const program = new Command()
 
 registerAggregate(program)
 registerGenerate(program)
+registerServe(program)
 
 await program.parseAsync(process.argv)

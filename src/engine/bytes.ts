@@ -6,13 +6,6 @@ export const COMMA = 0x2c
 export const SPACE = 0x20
 export const TAB = 0x09
 
-/** Non-zero for the bytes that end or change an unquoted field: `,` `"` CR LF. */
-export const FIELD_STOP = new Uint8Array(256)
-FIELD_STOP[COMMA] = 1
-FIELD_STOP[QUOTE] = 1
-FIELD_STOP[CR] = 1
-FIELD_STOP[LF] = 1
-
 export function isBlank(byte: number): boolean {
   return byte === SPACE || byte === TAB
 }

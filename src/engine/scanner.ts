@@ -7,7 +7,7 @@
  * field only at the start of a field (after spaces or tabs); anywhere else a quote, like a lone
  * CR, is kept as data and the row is marked bad, so one broken row never swallows the next.
  */
-import { COMMA, CR, FIELD_STOP, LF, QUOTE, SPACE, TAB } from './bytes.js'
+import { COMMA, CR, LF, QUOTE, SPACE, TAB } from './bytes.js'
 
 export const SCAN_ROW = 0
 export const SCAN_BLANK = 1

@@ -34,10 +34,12 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   const { config, storage, jobs, http = {} } = deps
   const app: HttpApp = Fastify({
     loggerInstance: deps.logger,
-    // `/jobs/{id}/result` (primary) and `/jobs/{id}/result/` (compat D) are different routes.
-    routerOptions: { ignoreTrailingSlash: false },
-    // Job ids and keys are case-sensitive; nothing needs more than this.
-    maxParamLength: 200,
+    routerOptions: {
+      // `/jobs/{id}/result` (primary) and `/jobs/{id}/result/` (compat D) are different routes.
+      ignoreTrailingSlash: false,
+      // Ids and file names are short; a longer parameter is a 404 without further work.
+      maxParamLength: 200,
+    },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const uploads = new UploadService({

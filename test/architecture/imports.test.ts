@@ -70,7 +70,9 @@ describe('architecture', () => {
     const visit = (file: string, path: string[]) => {
       if (state.get(file) === 'done') return
       if (state.get(file) === 'visiting') {
-        cycles.push([...path.slice(path.indexOf(file)), file].map((f) => relative(root, f)).join(' -> '))
+        cycles.push(
+          [...path.slice(path.indexOf(file)), file].map((f) => relative(root, f)).join(' -> '),
+        )
         return
       }
       state.set(file, 'visiting')

@@ -47,7 +47,7 @@ describe('rows longer than a chunk', () => {
     )
     const expected = {
       csv: lines(OUT, 'A,2020-01-01,1', `${quotedLongSong},2020-01-01,5`),
-      rejects: [{ line: 60_004, code: 'CSV_BAD_NUMBER' }],
+      rejects: [{ line: 60_005, code: 'CSV_BAD_NUMBER' }],
     }
     const bytes = Buffer.from(input)
     for (const size of [bytes.length, ...SIZES, 7777]) {
@@ -72,7 +72,7 @@ describe('rows longer than a chunk', () => {
       expect(outcome.csv).toBe(lines(OUT, 'D,2020-01-01,4'))
       expect(outcome.rejects.map(({ line, code, column }) => [line, code, column])).toEqual([
         [2, 'CSV_BAD_DATE', 'Date'],
-        [30_002, 'CSV_BAD_NUMBER', 'Number of Plays'],
+        [30_003, 'CSV_BAD_NUMBER', 'Number of Plays'],
       ])
       expect(outcome.rejects[0]!.raw === `${quotedLongSong},2020-02-30,1`).toBe(true)
     }

@@ -331,9 +331,9 @@ describe('custom group and sum columns', () => {
     const input = lines('Artist,Song,Streams', 'Rihanna,Umbrella,5', 'Rihanna,Umbrella,6')
     expectAggregation(
       input,
-      { groupBy: ' artist , SONG ', sum: ' streams ', order: 'sorted' },
+      { groupBy: ' artist , SONG ', sum: ' Streams ', order: 'sorted' },
       {
-        csv: lines('Artist,Song,Total streams', 'Rihanna,Umbrella,11'),
+        csv: lines('Artist,Song,Total Streams', 'Rihanna,Umbrella,11'),
       },
     )
   })

@@ -16,6 +16,11 @@ type Kind = 'text' | 'date' | 'count' | 'extra'
 interface Column {
   name: string
   kind: Kind
+  /**
+   * Written exactly as the option names it. The rules leave open whether `Total <sum>` takes the
+   * sum column's name from the option or from the file, so files do not tell the two apart.
+   */
+  keepCase?: boolean
 }
 
 /** The shapes of spec tried: the default one and custom group / sum columns. */
@@ -50,7 +55,7 @@ const VARIANTS: { options: TestOptions; columns: Column[] }[] = [
     columns: [
       { name: 'Artist', kind: 'text' },
       { name: 'Song', kind: 'text' },
-      { name: 'Plays', kind: 'count' },
+      { name: 'Plays', kind: 'count', keepCase: true },
     ],
   },
 ]
@@ -257,11 +262,11 @@ export function generatedCsv(
           ...variant.columns.map((c) => ({
             ...c,
             name:
-              casing === 'lower'
-                ? c.name.toLowerCase()
-                : casing === 'upper'
-                  ? c.name.toUpperCase()
-                  : c.name,
+              c.keepCase || casing === 'as is'
+                ? c.name
+                : casing === 'lower'
+                  ? c.name.toLowerCase()
+                  : c.name.toUpperCase(),
           })),
           ...extras.map((name) => ({ name, kind: 'extra' as const })),
         ]

@@ -64,7 +64,8 @@ export async function sendJobFile(
       .header('content-length', range.end - range.start + 1)
       .send(stream)
   }
-  const stream = await storage.get(file.key)
+  // The end given, the stream ends with the last byte instead of after one more empty read.
+  const stream = await storage.get(file.key, size > 0 ? { start: 0, end: size - 1 } : {})
   if (acceptsGzip(request.headers['accept-encoding'])) {
     const gzip = createGzip()
     pipeline(stream, gzip, (error) => {
