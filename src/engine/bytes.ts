@@ -6,10 +6,6 @@ export const COMMA = 0x2c
 export const SPACE = 0x20
 export const TAB = 0x09
 
-export function isBlank(byte: number): boolean {
-  return byte === SPACE || byte === TAB
-}
-
 /** FNV-1a over a byte range, finished with a murmur3-style mix so low bits are well spread. */
 export function hashBytes(buf: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5

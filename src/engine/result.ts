@@ -11,6 +11,8 @@ export interface AggregateSummary {
   groups: number
   outputBytes: number
   rejectsBytes: number
+  /** How many times groups outgrew the memory budget and were written to disk (0: never). */
+  spills: number
 }
 
 /** A file with data rows that were all rejected fails: an output of nothing would mislead. */

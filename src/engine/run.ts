@@ -259,5 +259,6 @@ async function aggregateInProcess(
     groups: table.size,
     outputBytes,
     rejectsBytes,
+    spills: 0,
   }
 }

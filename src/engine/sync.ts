@@ -52,6 +52,7 @@ export function aggregateSync(
       groups: table.size,
       outputBytes: out.bytesWritten,
       rejectsBytes: rejectsCsv.length,
+      spills: 0,
     },
   }
 }

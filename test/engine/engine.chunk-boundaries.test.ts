@@ -63,7 +63,12 @@ describe('rows longer than a chunk', () => {
   })
 
   it('keeps the raw bytes of a long rejected row, and the line numbers after it', () => {
-    const input = lines(HEADER, `${quotedLongSong},2020-02-30,1`, 'C,2020-01-01,x', 'D,2020-01-01,4')
+    const input = lines(
+      HEADER,
+      `${quotedLongSong},2020-02-30,1`,
+      'C,2020-01-01,x',
+      'D,2020-01-01,4',
+    )
     const bytes = Buffer.from(input)
     for (const size of [bytes.length, 1000, 65536, 262_145]) {
       const outcome = runEngine(chunksOf(bytes, size))
@@ -97,7 +102,9 @@ describe('rows longer than a chunk', () => {
     const extras = Array.from({ length: 150 }, (_, i) => `Extra ${i}`)
     const values = extras.map((_, i) => (i % 2 ? `"v,${i}"` : `v${i}`))
     const input = lines(
-      [...extras.slice(0, 70), 'Number of Plays', ...extras.slice(70, 140), 'Song', 'Date'].join(','),
+      [...extras.slice(0, 70), 'Number of Plays', ...extras.slice(70, 140), 'Song', 'Date'].join(
+        ',',
+      ),
       [...values.slice(0, 70), '1', ...values.slice(70, 140), 'A', '2020-01-01'].join(','),
       [...values.slice(0, 70), '2', ...values.slice(70, 140), 'A', '2020-01-01', 'more'].join(','),
       [...values.slice(0, 70), '4', ...values.slice(70, 140), 'A', '2020-01-01'].join(','),

@@ -146,6 +146,8 @@ describe('onError=skip', () => {
       '"multi\nline",2020-01-01,-1\n' +
       'x,2020-01-01\n' +
       'Crème,2020-01-01,"2"x\n' +
+      'lone\rcr,2020-01-01,1\n' +
+      '\ttab,2020-13-01,1\n' +
       'last,2020-01-01,"9'
     const outcome = runInEveryChunking(input)
     expect(outcome.ok).toBe(true)
@@ -162,7 +164,9 @@ describe('onError=skip', () => {
       ['5', 'CSV_BAD_NUMBER', 'Number of Plays', '"multi\nline",2020-01-01,-1'],
       ['7', 'CSV_FIELD_COUNT', '', 'x,2020-01-01'],
       ['8', 'CSV_BAD_QUOTE', 'Number of Plays', 'Crème,2020-01-01,"2"x'],
-      ['9', 'CSV_UNTERMINATED_QUOTE', 'Number of Plays', 'last,2020-01-01,"9'],
+      ['9', 'CSV_BAD_LINE_END', 'Song', 'lone\rcr,2020-01-01,1'],
+      ['10', 'CSV_BAD_DATE', 'Date', '\ttab,2020-13-01,1'],
+      ['11', 'CSV_UNTERMINATED_QUOTE', 'Number of Plays', 'last,2020-01-01,"9'],
     ])
     for (const row of rows.slice(1)) {
       expect(row).toHaveLength(5)
@@ -171,6 +175,8 @@ describe('onError=skip', () => {
     // Raw rows are quoted as needed, with quotes doubled.
     expect(outcome.rejectsCsv).toContain(',"Umb""rella,2020-01-01,1"\n')
     expect(outcome.rejectsCsv).toContain(',"  padded,bad,1  "\n')
+    expect(outcome.rejectsCsv).toContain(',"lone\rcr,2020-01-01,1"\n')
+    expect(outcome.rejectsCsv).toContain(',"\ttab,2020-13-01,1"\n')
     expect(outcome.rejectsCsv).toContain(',"""multi\nline"",2020-01-01,-1"\n')
     expect(outcome.rejectsCsv.endsWith(',"last,2020-01-01,""9"\n')).toBe(true)
     expect(outcome.rejects.map((r) => r.raw)).toEqual([
@@ -179,6 +185,8 @@ describe('onError=skip', () => {
       '"multi\nline",2020-01-01,-1',
       'x,2020-01-01',
       Buffer.from('Crème,2020-01-01,"2"x').toString('latin1'),
+      'lone\rcr,2020-01-01,1',
+      '\ttab,2020-13-01,1',
       'last,2020-01-01,"9',
     ])
   })
@@ -214,7 +222,7 @@ describe('onError=skip', () => {
       'D',
     )
     const result = aggregateSync(Buffer.from(input))
-    expect(result.summary).toEqual({
+    expect(result.summary).toMatchObject({
       bytesRead: Buffer.byteLength(input),
       rowsRead: 5,
       rowsRejected: 2,

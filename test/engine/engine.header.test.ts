@@ -137,6 +137,17 @@ describe('header errors', () => {
     expectAggregation(lines('Umbrella,2020-01-01,3'), {}, { error: 'CSV_MISSING_COLUMNS' })
   })
 
+  it('reports a header error at the physical line of the header', () => {
+    // Line numbers are physical; the header is "usually" line 1, here line 3.
+    for (const header of ['Song,Day,Number of Plays', 'Song,Date,song,Number of Plays']) {
+      const outcome = runEngine(Buffer.from(`\n \n${lines(header, 'A,2020-01-01,1,1')}`))
+      expect(outcome.ok).toBe(false)
+      if (outcome.ok) continue
+      expect([undefined, 3], outcome.message).toContain(outcome.line)
+      expect(outcome.message).not.toMatch(/\bline 1\b/)
+    }
+  })
+
   it('fails with CSV_DUPLICATE_COLUMN when a required name appears twice', () => {
     expectAggregation(
       lines('Song,Date,song,Number of Plays', 'A,2020-01-01,B,1'),

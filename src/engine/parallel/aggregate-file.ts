@@ -203,7 +203,16 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
     const outputBytes = await o.output.commit()
     const rejectsBytes = (await o.rejects?.commit()) ?? 0
     report('done')
-    return { bytesRead: o.size, rowsRead, rowsRejected, groups, outputBytes, rejectsBytes }
+    const spillCount = results.reduce((n, r) => n + r.spillCount, 0)
+    return {
+      bytesRead: o.size,
+      rowsRead,
+      rowsRejected,
+      groups,
+      outputBytes,
+      rejectsBytes,
+      spills: spillCount,
+    }
   } catch (error) {
     if (o.signal?.aborted) throw abortError()
     throw error

@@ -24,7 +24,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
     onReject: spool?.write,
   })
   const spills: (string | null)[] = Array.from({ length: task.partitions }, () => null)
-  let spilled = false
+  let spillCount = 0
   const spill = () => {
     const state = aggregator.state()
     state.tables.forEach((table, p) => {
@@ -33,7 +33,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       spills[p] = path
       spillTable(path, table, state.dictionaries)
     })
-    spilled = true
+    spillCount++
     aggregator.resetGroups()
   }
   const fd = openSync(task.path, 'r')
@@ -52,7 +52,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       }
     }
     let state = aggregator.end()
-    if (spilled && aggregator.groupBytes > task.memoryBytes / 2) {
+    if (spillCount > 0 && aggregator.groupBytes > task.memoryBytes / 2) {
       spill()
       state = aggregator.state()
     }
@@ -68,6 +68,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       endOffset: state.endOffset,
       firstRejects: state.firstRejects,
       spills,
+      spillCount,
     }
   } finally {
     closeSync(fd)

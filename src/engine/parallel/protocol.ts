@@ -44,6 +44,8 @@ export interface ParseResult {
   endOffset: number
   /** With line numbers counted from the range start (0). */
   firstRejects: RejectSummary[]
+  /** How many times the groups were written to disk. */
+  spillCount: number
   /** Spill file per partition (null for a partition never spilled). */
   spills: (string | null)[]
 }
