@@ -7,8 +7,8 @@
  * seconds, then stops and requeues what is left, so the next start runs them again. The service
  * modules are loaded only when this command runs, so the other commands start fast.
  */
-import type { Command } from 'commander'
-import { EXIT_FAILED, EXIT_USAGE, parseIntegerOption } from './command.js'
+import { type Command, InvalidArgumentError } from 'commander'
+import { EXIT_FAILED, EXIT_USAGE } from './command.js'
 
 interface ServeOptions {
   port?: string
@@ -28,7 +28,7 @@ export function registerServe(program: Command): void {
     .option(
       '--grace <seconds>',
       'on SIGTERM, how long running jobs may take to finish before they are requeued',
-      parseIntegerOption,
+      parseSeconds,
       30,
     )
     .action((options: ServeOptions) => serve(options))
@@ -44,7 +44,8 @@ async function serve(options: ServeOptions): Promise<void> {
     config = loadConfig(env)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
-    for (const problem of error.problems) process.stderr.write(`tally: ${flagName(problem, options)}\n`)
+    for (const problem of error.problems)
+      process.stderr.write(`tally: ${flagName(problem, options)}\n`)
     process.exitCode = EXIT_USAGE
     return
   }
@@ -88,6 +89,11 @@ async function serve(options: ServeOptions): Promise<void> {
     { url: `http://${shown}:${config.port}` },
     `tally is serving on http://${shown}:${config.port} (API docs at /docs)`,
   )
+}
+
+function parseSeconds(value: string): number {
+  if (!/^\d{1,6}$/.test(value)) throw new InvalidArgumentError('expected a whole number of seconds')
+  return Number(value)
 }
 
 /** A problem with a value that came from a flag names the flag, not the variable. */

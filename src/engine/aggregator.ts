@@ -451,7 +451,7 @@ export class Aggregator {
         { line },
       )
     }
-    const layout = resolveLayout(this.spec, names)
+    const layout = resolveLayout(this.spec, names, line)
     this.useLayout(layout)
     this.scanner = new RowScanner(layout.fieldCount)
   }

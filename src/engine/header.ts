@@ -19,7 +19,12 @@ export interface ColumnLayout {
   readonly sumName: string
 }
 
-export function resolveLayout(spec: AggregateSpec, header: readonly string[]): ColumnLayout {
+/** `line` is the physical line of the header row (blank lines may come before it). */
+export function resolveLayout(
+  spec: AggregateSpec,
+  header: readonly string[],
+  line = 1,
+): ColumnLayout {
   const normalized = header.map(normalizeColumnName)
   const wanted = [...spec.groupBy.map((c) => c.match), spec.sum.match]
   const wantedNames = [...spec.groupBy.map((c) => c.name), spec.sum.name]
@@ -34,8 +39,8 @@ export function resolveLayout(spec: AggregateSpec, header: readonly string[]): C
     if (normalized.indexOf(match, first + 1) !== -1) {
       throw new EngineError(
         'CSV_DUPLICATE_COLUMN',
-        `line 1: column ${quoteForMessage(wantedNames[k]!)} appears more than once in the header (fields ${first + 1} and ${normalized.indexOf(match, first + 1) + 1}); expected it once`,
-        { line: 1, column: wantedNames[k] },
+        `line ${line}: column ${quoteForMessage(wantedNames[k]!)} appears more than once in the header (fields ${first + 1} and ${normalized.indexOf(match, first + 1) + 1}); expected it once`,
+        { line, column: wantedNames[k] },
       )
     }
     indexes.push(first)
@@ -44,8 +49,8 @@ export function resolveLayout(spec: AggregateSpec, header: readonly string[]): C
     const found = header.length > 20 ? [...header.slice(0, 20), '…'] : header
     throw new EngineError(
       'CSV_MISSING_COLUMNS',
-      `line 1: missing required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => quoteForMessage(m)).join(', ')}; expected a header with ${wantedNames.map((m) => quoteForMessage(m)).join(', ')}, found ${found.map((h) => quoteForMessage(h, 40)).join(',')}`,
-      { line: 1, column: missing[0] },
+      `line ${line}: missing required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => quoteForMessage(m)).join(', ')}; expected a header with ${wantedNames.map((m) => quoteForMessage(m)).join(', ')}, found ${found.map((h) => quoteForMessage(h, 40)).join(',')}`,
+      { line, column: missing[0] },
     )
   }
   const groupCount = spec.groupBy.length

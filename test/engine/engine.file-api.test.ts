@@ -16,6 +16,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type AggregateRunOptions,
@@ -25,6 +26,7 @@ import {
   isEngineError,
 } from '../../src/engine/index.js'
 import { chunksOf } from '../support/chunks.js'
+import { generatedCsv } from '../support/csv-arbitrary.js'
 import { lines } from '../support/engine-outcome.js'
 import { largeCsv } from '../support/large-csv.js'
 import { parseCsv } from '../support/parse-csv.js'
@@ -406,6 +408,46 @@ describe('file API: threads give the same bytes as aggregateSync', () => {
       expect(error).toMatchObject({ code: 'CSV_NO_VALID_ROWS' })
       expect(existsSync(w.path('bad.out'))).toBe(false)
     }
+  })
+
+  it('on generated files of good and bad rows of every kind', async () => {
+    const w = workspace()
+    // A generated CSV repeated past the size where threads are used: every kind of row,
+    // blank line and quoting problem ends up near some range boundary.
+    await fc.assert(
+      fc.asyncProperty(
+        generatedCsv(),
+        fc.integer({ min: 2, max: 4 }),
+        async ({ bytes, options }, threads) => {
+          const input = Buffer.concat(Array(Math.ceil(100_000 / bytes.length)).fill(bytes))
+          writeFileSync(w.path('in.csv'), input)
+          rmSync(w.path('out.csv'), { force: true })
+          let sync: ReturnType<typeof aggregateSync>
+          try {
+            sync = aggregateSync(input, options)
+          } catch (error) {
+            const expected = error as { code: string; line?: number; column?: string }
+            const actual = await engineError(
+              aggregate(w.path('in.csv'), w.path('out.csv'), {
+                ...options,
+                threads,
+                minRangeBytes: 8 * 1024,
+                tempDir: w.tempDir,
+              }),
+            )
+            expect(actual).toMatchObject({
+              code: expected.code,
+              line: expected.line,
+              column: expected.column,
+            })
+            expect(existsSync(w.path('out.csv'))).toBe(false)
+            return
+          }
+          await expectSameAsSync(w, input, { ...options, threads, minRangeBytes: 8 * 1024 }, sync)
+        },
+      ),
+      { numRuns: 10 },
+    )
   })
 
   it('whatever byte ranges cut the quoted multi-line fields', async () => {

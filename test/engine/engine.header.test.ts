@@ -184,6 +184,7 @@ describe('header errors', () => {
 
   it('fails with CSV_EMPTY_FILE when there is no non-blank row', () => {
     expectAggregation('', {}, { error: 'CSV_EMPTY_FILE' })
+    expect(runEngine([])).toMatchObject({ ok: false, code: 'CSV_EMPTY_FILE' })
     expectAggregation(BOM, {}, { error: 'CSV_EMPTY_FILE' })
     expectAggregation('\n\n\r\n\r', {}, { error: 'CSV_EMPTY_FILE' })
     expectAggregation(`${BOM}\r\n`, { onError: 'fail' }, { error: 'CSV_EMPTY_FILE' })

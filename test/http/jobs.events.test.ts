@@ -2,8 +2,16 @@
  * `GET /jobs/{id}/events` over a real socket: `progress` events while the job waits and runs,
  * then exactly one final `status` event, then the stream ends.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PLAYS_CSV, songPlays, startService, submitCsv, type TestService } from './support/service.js'
+import type { JobView } from '../../src/http/schemas/job-view.js'
+import {
+  PLAYS_CSV,
+  songPlays,
+  startService,
+  submitCsv,
+  type TestService,
+} from './support/service.js'
 
 let t: TestService
 
@@ -14,7 +22,7 @@ afterAll(() => t.close())
 
 interface ServerEvent {
   event: string
-  data: Record<string, any>
+  data: JobView
 }
 
 function parseEvents(text: string): ServerEvent[] {

@@ -3,7 +3,13 @@
  * are unknown, malformed or try to leave their directory.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PLAYS_CSV, startService, submitCsv, type TestService, waitForJob } from './support/service.js'
+import {
+  PLAYS_CSV,
+  startService,
+  submitCsv,
+  type TestService,
+  waitForJob,
+} from './support/service.js'
 
 let t: TestService
 const ids: string[] = []
@@ -36,7 +42,9 @@ describe('GET /jobs', () => {
   it('filters by status', async () => {
     const canceled = (await t.inject({ method: 'GET', url: '/jobs?status=canceled' })).json()
     expect(canceled.jobs.map((j: { job_id: string }) => j.job_id)).toEqual([ids[1]])
-    const both = (await t.inject({ method: 'GET', url: '/jobs?status=canceled&status=queued' })).json()
+    const both = (
+      await t.inject({ method: 'GET', url: '/jobs?status=canceled&status=queued' })
+    ).json()
     expect(both.jobs).toHaveLength(5)
   })
 
@@ -61,7 +69,13 @@ describe('GET /jobs/{job_id}', () => {
       started_at: null,
       finished_at: null,
       file_name: 'plays.csv',
-      progress: { bytes_done: 0, bytes_total: PLAYS_CSV.length, rows: 0, percent: 0, phase: 'queued' },
+      progress: {
+        bytes_done: 0,
+        bytes_total: PLAYS_CSV.length,
+        rows: 0,
+        percent: 0,
+        phase: 'queued',
+      },
       links: { self: `/jobs/${ids[0]}`, result: null, rejects: null },
     })
     expect(Date.parse(view.created_at)).not.toBeNaN()

@@ -94,17 +94,29 @@ describe('once the job succeeded', () => {
     const multi = await t.inject({ method: 'GET', url, headers: { range: 'bytes=0-1,5-6' } })
     expect(multi.statusCode).toBe(200)
     // A stale If-Range validator: the whole file.
-    const stale = await t.inject({ method: 'GET', url, headers: { range: 'bytes=0-1', 'if-range': '"old"' } })
+    const stale = await t.inject({
+      method: 'GET',
+      url,
+      headers: { range: 'bytes=0-1', 'if-range': '"old"' },
+    })
     expect(stale.statusCode).toBe(200)
   })
 
   it('gzips when the client accepts it and asked for no range', async () => {
     const url = `/jobs/${doneId}/result`
-    const gz = await t.inject({ method: 'GET', url, headers: { 'accept-encoding': 'br, gzip;q=0.8' } })
+    const gz = await t.inject({
+      method: 'GET',
+      url,
+      headers: { 'accept-encoding': 'br, gzip;q=0.8' },
+    })
     expect(gz.statusCode).toBe(200)
     expect(gz.headers['content-encoding']).toBe('gzip')
     expect(gunzipSync(gz.rawPayload).equals(totals)).toBe(true)
-    const refused = await t.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip;q=0' } })
+    const refused = await t.inject({
+      method: 'GET',
+      url,
+      headers: { 'accept-encoding': 'gzip;q=0' },
+    })
     expect(refused.headers['content-encoding']).toBeUndefined()
     const ranged = await t.inject({
       method: 'GET',

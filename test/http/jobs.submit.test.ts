@@ -50,7 +50,12 @@ describe('POST /jobs accepts', () => {
       status: 'queued',
       file_name: 'plays.csv',
       file_bytes: PLAYS_CSV.length,
-      options: { order: 'first_seen', on_error: 'skip', group_by: ['Song', 'Date'], sum: 'Number of Plays' },
+      options: {
+        order: 'first_seen',
+        on_error: 'skip',
+        group_by: ['Song', 'Date'],
+        sum: 'Number of Plays',
+      },
       progress: { bytes_done: 0, bytes_total: PLAYS_CSV.length, percent: 0 },
       result: null,
       error: null,
@@ -64,7 +69,11 @@ describe('POST /jobs accepts', () => {
     const body = await submitCsv(t.inject, big)
     expect((await resultOf(body.job_id)).equals(bigTotals)).toBe(true)
     const view = await waitForJob(t.inject, body.job_id)
-    expect(view.result).toMatchObject({ rows_read: 120_000, rows_rejected: 0, output_bytes: bigTotals.length })
+    expect(view.result).toMatchObject({
+      rows_read: 120_000,
+      rows_rejected: 0,
+      output_bytes: bigTotals.length,
+    })
     expect(view.progress).toMatchObject({ percent: 100, bytes_done: big.length })
   })
 
@@ -109,10 +118,16 @@ describe('POST /jobs accepts', () => {
   })
 
   it('option fields before or after the file', async () => {
-    const before = multipart({ order: 'sorted' }, [{ field: 'file', name: 'a.csv', content: PLAYS_CSV }])
-    const after = multipart({ order: 'sorted' }, [{ field: 'file', name: 'a.csv', content: PLAYS_CSV }], {
-      filesFirst: true,
-    })
+    const before = multipart({ order: 'sorted' }, [
+      { field: 'file', name: 'a.csv', content: PLAYS_CSV },
+    ])
+    const after = multipart(
+      { order: 'sorted' },
+      [{ field: 'file', name: 'a.csv', content: PLAYS_CSV }],
+      {
+        filesFirst: true,
+      },
+    )
     const sorted = await engineOutput(Buffer.from(PLAYS_CSV), { order: 'sorted' })
     for (const form of [before, after]) {
       const response = await t.inject({ method: 'POST', url: '/jobs', ...form })
@@ -129,14 +144,18 @@ describe('POST /jobs accepts', () => {
     ])
     const response = await t.inject({ method: 'POST', url: '/jobs', ...form })
     expect(response.statusCode, response.body).toBe(202)
-    expect((await resultOf(response.json().job_id)).toString()).toBe('Artist,Total Streams\nA,12\nB,2\n')
+    expect((await resultOf(response.json().job_id)).toString()).toBe(
+      'Artist,Total Streams\nA,12\nB,2\n',
+    )
   })
 })
 
 describe('POST /jobs refuses', () => {
   it('a file without the required columns with 422 before a job exists', async () => {
     const before = await jobCount()
-    const form = multipart({}, [{ field: 'file', name: 'x.csv', content: 'Title,When,Count\nA,2020-01-01,1\n' }])
+    const form = multipart({}, [
+      { field: 'file', name: 'x.csv', content: 'Title,When,Count\nA,2020-01-01,1\n' },
+    ])
     const response = await t.inject({ method: 'POST', url: '/jobs', ...form })
     expect(response.statusCode).toBe(422)
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/)
@@ -165,9 +184,13 @@ describe('POST /jobs refuses', () => {
   })
 
   it('columns named by group_by that the file lacks, even when the field comes after the file', async () => {
-    const form = multipart({ group_by: 'Artist' }, [{ field: 'file', name: 'a.csv', content: PLAYS_CSV }], {
-      filesFirst: true,
-    })
+    const form = multipart(
+      { group_by: 'Artist' },
+      [{ field: 'file', name: 'a.csv', content: PLAYS_CSV }],
+      {
+        filesFirst: true,
+      },
+    )
     const response = await t.inject({ method: 'POST', url: '/jobs', ...form })
     expect(response.statusCode).toBe(422)
     expect(response.json().detail).toContain('"Artist"')
@@ -178,7 +201,10 @@ describe('POST /jobs refuses', () => {
       [Buffer.alloc(0), 'CSV_EMPTY_FILE'],
       [Buffer.from('\n\n  \n'), 'CSV_EMPTY_FILE'],
       [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0]), 'CSV_NOT_TEXT'],
-      [Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), 'CSV_BAD_GZIP'],
+      [
+        Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+        'CSV_BAD_GZIP',
+      ],
     ]
     for (const [content, code] of cases) {
       const response = await t.inject({
@@ -204,7 +230,9 @@ describe('POST /jobs refuses', () => {
       code: 'INVALID_OPTION_ON_ERROR',
       detail: 'on_error must be one of skip, fail, got "ignore"',
     })
-    const form = multipart({ order: 'random' }, [{ field: 'file', name: 'a.csv', content: PLAYS_CSV }])
+    const form = multipart({ order: 'random' }, [
+      { field: 'file', name: 'a.csv', content: PLAYS_CSV },
+    ])
     const field = await t.inject({ method: 'POST', url: '/jobs', ...form })
     expect(field.statusCode).toBe(400)
     expect(field.json().code).toBe('INVALID_OPTION_ORDER')

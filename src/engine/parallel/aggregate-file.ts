@@ -163,13 +163,11 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
     const spills = Array.from({ length: partitions }, (_, p) =>
       results.flatMap((r) => (r.spills[p] ? [r.spills[p]] : [])),
     )
-    const single = threads === 1
-    const parts = Array.from({ length: threads }, (_, j) => ({
-      rowsPath: single ? o.output.tempPath : join(work, `part-${j}.csv`),
-      keysPath: join(work, `part-${j}.keys`),
-    }))
+    const spilled = results.some((r) => r.spillCount > 0)
+    // One thread and nothing spilled: its run is the output itself, no combine needed.
+    const single = threads === 1 && !spilled
     const merged = await Promise.all(
-      parts.map((part, j) =>
+      Array.from({ length: threads }, (_, j) =>
         pool.run<MergeResult>(j, {
           type: 'merge',
           task: {
@@ -178,11 +176,12 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
             partitions,
             sources,
             spills,
+            spilled,
             layout,
             order: o.spec.order,
             totalColumn: o.spec.totalColumn,
-            rowsPath: part.rowsPath,
-            keysPath: single ? undefined : part.keysPath,
+            rowsPath: single ? o.output.tempPath : join(work, `part-${j}.csv`),
+            keysPath: single ? undefined : join(work, `part-${j}.keys`),
           },
         }),
       ),
@@ -192,7 +191,7 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
       await pool.run(0, {
         type: 'combine',
         task: {
-          parts,
+          parts: merged.flatMap((m) => m.parts),
           order: o.spec.order,
           headerBytes: headerBytes(layout, o.spec.totalColumn),
           outputPath: o.output.tempPath,

@@ -1,6 +1,7 @@
 /**
- * Worker side of a combine task: interleave the threads' rows, each part already in output
- * order, by their merge keys (see `writeMergeKey`). Reads and writes stream through fixed
+ * Worker side of a combine task: interleave the sorted runs (one per thread, or one per
+ * partition when groups spilled), each already in output order, by their merge keys (see
+ * `writeMergeKey`), through a heap. Reads and writes stream through fixed
  * buffers, so the output may be larger than memory.
  */
 import { FileReader } from '../file-reader.js'
@@ -23,9 +24,11 @@ interface Cursor {
 export function combineParts(task: CombineTask): CombineResult {
   const out = openFileWriter(task.outputPath)
   const byFirst = task.order === 'first_seen'
+  // Read buffers share a fixed total, so hundreds of runs do not cost hundreds of MB.
+  const block = Math.max(64 * 1024, Math.min(1 << 20, Math.floor((32 << 20) / task.parts.length)))
   const cursors: Cursor[] = task.parts.map((part) => ({
-    keys: new FileReader(part.keysPath, 256 * 1024),
-    rows: new FileReader(part.rowsPath),
+    keys: new FileReader(part.keysPath, block >> 2),
+    rows: new FileReader(part.rowsPath, block),
     done: false,
     rowLength: 0,
     first: 0,
@@ -35,21 +38,19 @@ export function combineParts(task: CombineTask): CombineResult {
   try {
     out.writer.write(task.headerBytes)
     for (const cursor of cursors) advance(cursor, byFirst)
-    for (;;) {
-      // Few parts (one per thread): a linear scan for the smallest key beats a heap.
-      let best: Cursor | undefined
-      for (const cursor of cursors) {
-        if (cursor.done) continue
-        if (
-          best === undefined ||
-          (byFirst ? cursor.first < best.first : compare(cursor, best) < 0)
-        ) {
-          best = cursor
-        }
-      }
-      if (best === undefined) break
+    const less = (a: Cursor, b: Cursor) => (byFirst ? a.first < b.first : compare(a, b) < 0)
+    // A binary heap of the parts that still have rows, smallest key on top.
+    const heap = cursors.filter((c) => !c.done)
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i, less)
+    while (heap.length > 0) {
+      const best = heap[0]!
       copyRow(best, out.writer)
       advance(best, byFirst)
+      if (best.done) {
+        heap[0] = heap[heap.length - 1]!
+        heap.pop()
+      }
+      siftDown(heap, 0, less)
     }
     return { bytes: out.writer.bytesWritten }
   } finally {
@@ -105,6 +106,21 @@ function copyRow(cursor: Cursor, out: ByteWriter): void {
   for (let i = 0; i < n; i++) to[offset + i] = from[at + i]!
   out.advance(n)
   rows.skip(n)
+}
+
+function siftDown(heap: Cursor[], at: number, less: (a: Cursor, b: Cursor) => boolean): void {
+  const n = heap.length
+  for (;;) {
+    const left = 2 * at + 1
+    if (left >= n) return
+    const right = left + 1
+    const child = right < n && less(heap[right]!, heap[left]!) ? right : left
+    if (!less(heap[child]!, heap[at]!)) return
+    const swap = heap[at]!
+    heap[at] = heap[child]!
+    heap[child] = swap
+    at = child
+  }
 }
 
 function compare(a: Cursor, b: Cursor): number {

@@ -1,7 +1,7 @@
 /**
- * Worker side of a merge task: fold one partition of every range's groups into one table, then
- * write its rows in output order. Each thread merges a different partition, so merging and
- * writing run in parallel; the partitions are then interleaved by `combineParts`.
+ * Worker side of a merge task: fold this thread's share of the partitions of every range's
+ * groups, then write them in output order. Each thread merges different partitions, so merging
+ * and writing run in parallel; the threads' runs are then interleaved by `combineParts`.
  */
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { hashBytes, textEncoder } from '../bytes.js'
@@ -15,10 +15,34 @@ import { formatDate } from '../values.js'
 import type { MergeResult, MergeTask } from './protocol.js'
 
 export function mergePartition(task: MergeTask): MergeResult {
-  const { tables, dictionaries } = mergeSources(task)
+  const owned = ownedPartitions(task)
+  if (!task.spilled) {
+    const groups = writeRun(task, task.rowsPath, task.keysPath, mergeSources(task, owned))
+    return { groups, parts: [{ rowsPath: task.rowsPath, keysPath: task.keysPath ?? '' }] }
+  }
+  // Groups spilled: one partition at a time, each written as a sorted run of its own, so
+  // memory holds one partition's groups, not the thread's whole share.
+  let groups = 0
+  const parts: { rowsPath: string; keysPath: string }[] = []
+  for (const p of owned) {
+    const part = { rowsPath: `${task.rowsPath}-${p}`, keysPath: `${task.rowsPath}-${p}.keys` }
+    groups += writeRun(task, part.rowsPath, part.keysPath, mergeSources(task, [p]))
+    parts.push(part)
+  }
+  return { groups, parts }
+}
+
+/** Writes merged groups in output order; with `keysPath` unset, as the final output. */
+function writeRun(
+  task: MergeTask,
+  rowsPath: string,
+  keysPath: string | undefined,
+  merged: { tables: GroupTable[]; dictionaries: (ByteDictionary | undefined)[] },
+): number {
+  const { tables, dictionaries } = merged
   const order = groupOrderAcross(tables, dictionaries, task.order)
-  const rows = openFileWriter(task.rowsPath)
-  const keys = task.keysPath === undefined ? undefined : openFileWriter(task.keysPath)
+  const rows = openFileWriter(rowsPath)
+  const keys = keysPath === undefined ? undefined : openFileWriter(keysPath)
   try {
     if (keys === undefined) writeHeader(rows.writer, task.layout, task.totalColumn)
     const n = order.groups.length
@@ -28,17 +52,11 @@ export function mergePartition(task: MergeTask): MergeResult {
       const before = rows.writer.bytesWritten
       writeGroup(rows.writer, table, dictionaries, g)
       if (keys !== undefined) {
-        writeMergeKey(
-          keys.writer,
-          rows.writer.bytesWritten - before,
-          table,
-          dictionaries,
-          g,
-          task.order,
-        )
+        const rowLength = rows.writer.bytesWritten - before
+        writeMergeKey(keys.writer, rowLength, table, dictionaries, g, task.order)
       }
     }
-    return { groups: n, bytes: rows.writer.bytesWritten }
+    return n
   } finally {
     rows.close()
     keys?.close()
@@ -58,13 +76,15 @@ function ownedPartitions(task: MergeTask): number[] {
  * copied nor looked up again. Its dictionaries serve as a read-only base; values they lack get
  * new ids in dictionaries of this thread's own. Each partition is small, so it stays in cache.
  */
-function mergeSources(task: MergeTask): {
+function mergeSources(
+  task: MergeTask,
+  owned: number[],
+): {
   tables: GroupTable[]
   dictionaries: (ByteDictionary | undefined)[]
 } {
   const { sources } = task
   const width = task.layout.groupKinds.length
-  const owned = ownedPartitions(task)
   const first = sources[0]!
   const bases = first.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d))
   const tables = owned.map((p) => GroupTable.fromSnapshot(first.tables[p]!))

@@ -61,6 +61,8 @@ export interface MergeTask {
   sources: ParsedGroups[]
   /** Per partition, its spill files from every range. */
   spills: string[][]
+  /** Some range spilled: merge and write one partition at a time, each as its own run. */
+  spilled: boolean
   layout: ColumnLayout
   order: OutputOrder
   totalColumn: string
@@ -72,7 +74,8 @@ export interface MergeTask {
 
 export interface MergeResult {
   groups: number
-  bytes: number
+  /** The sorted runs written, to be combined (one, unless groups spilled). */
+  parts: { rowsPath: string; keysPath: string }[]
 }
 
 /** Interleave the partitions' sorted rows into the final output. */

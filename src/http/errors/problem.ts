@@ -3,8 +3,14 @@
  * `title`, `status`, `detail`, plus our stable `code`, and `line`/`column` when a CSV row caused
  * it. Errors at 500 and above never show their message: the caller logs the cause instead.
  */
-import { httpStatusOf, isServiceError, SERVICE_ERRORS, type ServiceErrorCode } from '../../errors.js'
+
 import { isEngineError } from '../../engine/index.js'
+import {
+  httpStatusOf,
+  isServiceError,
+  SERVICE_ERRORS,
+  type ServiceErrorCode,
+} from '../../errors.js'
 import { apiErrorEntry, HTTP_ERRORS, type HttpErrorCode, isHttpError } from './api-errors.js'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
@@ -97,7 +103,9 @@ function answer(
   options: { extra?: Readonly<Record<string, unknown>>; headers?: Record<string, string> } = {},
 ): ProblemAnswer {
   const internal = status >= 500 && !SAFE_SERVER_ERRORS.has(code)
-  const shown = internal ? 'the server could not complete the request; the cause has been logged' : detail
+  const shown = internal
+    ? 'the server could not complete the request; the cause has been logged'
+    : detail
   return {
     status,
     body: { type: problemType(code), title, status, detail: shown, code, ...options.extra },

@@ -30,7 +30,9 @@ export const authPlugin = globalPlugin('tally-auth', async (app: HttpApp, option
     const presented = presentedKey(request.headers)
     const owner = presented === undefined ? undefined : keys.identify(presented)
     if (owner !== undefined) request.owner = owner
-    else request[refusal] = presented === undefined ? 'an API key is required' : 'the API key is not valid'
+    else
+      request[refusal] =
+        presented === undefined ? 'an API key is required' : 'the API key is not valid'
   })
 
   app.addHook('preParsing', async (request: WithRefusal) => {

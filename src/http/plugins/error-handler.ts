@@ -12,8 +12,14 @@ import { globalPlugin } from './global-plugin.js'
 export const errorHandlerPlugin = globalPlugin('tally-problem-errors', async (app: HttpApp) => {
   app.setErrorHandler((error: FastifyError, request, reply) => sendProblem(error, request, reply))
   app.setNotFoundHandler((request, reply) => {
-    const problem = toProblem({ statusCode: 404, message: `no route ${request.method} ${path(request)}` })
-    return reply.code(404).type(PROBLEM_CONTENT_TYPE).send({ ...problem.body, instance: path(request) })
+    const problem = toProblem({
+      statusCode: 404,
+      message: `no route ${request.method} ${path(request)}`,
+    })
+    return reply
+      .code(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send({ ...problem.body, instance: path(request) })
   })
 })
 

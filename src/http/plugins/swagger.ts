@@ -39,10 +39,8 @@ export const swaggerPlugin = globalPlugin(
         security: apiKeys ? [{ bearer: [] }, { apiKeyHeader: [] }] : [],
       },
     })
-    app.get(
-      '/openapi.json',
-      { config: { public: true }, schema: { hide: true } },
-      async () => app.swagger(),
+    app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
+      app.swagger(),
     )
     // Its own context, so the onRoute hook marks only the UI's routes public.
     await app.register(async (docs) => {

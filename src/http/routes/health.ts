@@ -3,8 +3,8 @@
  * (503 `NOT_READY` otherwise, naming which failed). Both are public and not rate limited.
  */
 import type { JobBackend } from '../../jobs/backend.js'
-import { isStorageError } from '../../storage/storage-error.js'
 import type { Storage } from '../../storage/storage.js'
+import { isStorageError } from '../../storage/storage-error.js'
 import { HttpError } from '../errors/api-errors.js'
 import { problems } from '../schemas/common.js'
 import { HealthSchema, ReadySchema } from '../schemas/service.js'
@@ -51,10 +51,15 @@ export async function healthRoutes(app: HttpApp, { jobs, storage }: HealthDeps):
       }
       const failed = Object.entries(checks).filter(([, state]) => state !== 'ok')
       if (failed.length > 0) {
-        for (const [name, state] of failed) request.log.error({ err: state }, `${name} check failed`)
+        for (const [name, state] of failed)
+          request.log.error({ err: state }, `${name} check failed`)
         const names = failed.map(([name]) => name)
         throw new HttpError('NOT_READY', `cannot reach: ${names.join(', ')}`, {
-          extra: { checks: Object.fromEntries(Object.entries(checks).map(([k, v]) => [k, v === 'ok' ? 'ok' : 'failed'])) },
+          extra: {
+            checks: Object.fromEntries(
+              Object.entries(checks).map(([k, v]) => [k, v === 'ok' ? 'ok' : 'failed']),
+            ),
+          },
         })
       }
       return { status: 'ready' as const, checks: { jobs: 'ok' as const, storage: 'ok' as const } }

@@ -30,7 +30,9 @@ export async function rootRoutes(app: HttpApp): Promise<void> {
         tags: ['service'],
         summary: 'Service message (JSON), or the web page for browsers',
         // JSON, or the HTML page as text: typed as both, documented as the JSON.
-        response: { 200: Type.Unsafe<Static<typeof RootMessageSchema> | string>(RootMessageSchema) },
+        response: {
+          200: Type.Unsafe<Static<typeof RootMessageSchema> | string>(RootMessageSchema),
+        },
       },
     },
     async (request, reply) => {

@@ -13,7 +13,10 @@ export const jobOptionFields = {
     Type.String({ maxLength: 4096, description: 'Comma-separated columns (default Song,Date)' }),
   ),
   sum: Type.Optional(
-    Type.String({ maxLength: 1024, description: 'Integer column to sum (default Number of Plays)' }),
+    Type.String({
+      maxLength: 1024,
+      description: 'Integer column to sum (default Number of Plays)',
+    }),
   ),
 }
 

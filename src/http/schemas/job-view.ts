@@ -85,7 +85,9 @@ export const JobListSchema = Type.Object({
 })
 
 export const JobListQuerySchema = Type.Object({
-  status: Type.Optional(Type.Array(JobStatusSchema, { description: 'Only jobs in these statuses' })),
+  status: Type.Optional(
+    Type.Array(JobStatusSchema, { description: 'Only jobs in these statuses' }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 })

@@ -13,7 +13,7 @@
  * job decides.
  */
 import { constants, createGunzip, type Gunzip } from 'node:zlib'
-import { Aggregator, type AggregateSpec, EngineError } from '../../engine/index.js'
+import { type AggregateSpec, Aggregator, EngineError } from '../../engine/index.js'
 
 export const DEFAULT_MAX_HEAD_BYTES = 1024 * 1024
 

@@ -81,7 +81,10 @@ function multipartError(error: unknown): unknown {
   }
   // Anything else busboy throws (no status of its own): the body is not valid multipart, or
   // it was cut short.
-  if ((error as { statusCode?: number }).statusCode === undefined && !(error instanceof HttpError)) {
+  if (
+    (error as { statusCode?: number }).statusCode === undefined &&
+    !(error instanceof HttpError)
+  ) {
     return new HttpError('MULTIPART_INVALID', `malformed multipart body: ${message}`, {
       cause: error,
       headers: { connection: 'close' },

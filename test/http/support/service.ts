@@ -12,6 +12,7 @@ import { generateSongPlaysChunks } from '../../../src/cli/generate-data.js'
 import { compose, type Service } from '../../../src/compose.js'
 import { loadConfig } from '../../../src/config.js'
 import { aggregate } from '../../../src/engine/index.js'
+import type { JobView, SubmittedJob } from '../../../src/http/schemas/job-view.js'
 import type { HttpOptions } from '../../../src/http/types.js'
 
 export interface TestService {
@@ -28,10 +29,12 @@ export interface StartOptions {
   http?: HttpOptions
   startJobs?: boolean
   listen?: boolean
+  /** Use this data directory (kept on close) instead of a fresh one (removed on close). */
+  dir?: string
 }
 
 export async function startService(options: StartOptions = {}): Promise<TestService> {
-  const dir = await mkdtemp(join(tmpdir(), 'tally-http-'))
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'tally-http-')))
   const config = loadConfig(
     {
       TALLY_DATA_DIR: dir,
@@ -60,7 +63,7 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
     inject: service.app.inject.bind(service.app),
     async close() {
       await service.close()
-      await rm(dir, { recursive: true, force: true })
+      if (!options.dir) await rm(dir, { recursive: true, force: true })
     },
   }
 }
@@ -122,7 +125,9 @@ export function multipart(
 ): { payload: Buffer; headers: Record<string, string> } {
   const boundary = `----tally${Math.random().toString(16).slice(2)}`
   const fieldParts = Object.entries(fields).map(([name, value]) =>
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+    ),
   )
   const fileParts = files.flatMap((file) => [
     Buffer.from(
@@ -147,7 +152,7 @@ export async function waitForJob(
   statuses: readonly string[] = ['succeeded', 'failed', 'canceled'],
   headers: Record<string, string> = {},
   timeoutMs = 30_000,
-): Promise<Record<string, any>> {
+): Promise<JobView> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const response = await inject({ method: 'GET', url: `/jobs/${id}`, headers })
@@ -164,7 +169,7 @@ export async function submitCsv(
   csv: Buffer | string,
   fields: Record<string, string> = {},
   headers: Record<string, string> = {},
-): Promise<Record<string, any>> {
+): Promise<SubmittedJob> {
   const form = multipart(fields, [{ field: 'file', name: 'plays.csv', content: csv }])
   const response = await inject({
     method: 'POST',
@@ -172,6 +177,7 @@ export async function submitCsv(
     payload: form.payload,
     headers: { ...form.headers, ...headers },
   })
-  if (response.statusCode !== 202) throw new Error(`submit: ${response.statusCode} ${response.body}`)
+  if (response.statusCode !== 202)
+    throw new Error(`submit: ${response.statusCode} ${response.body}`)
   return response.json()
 }

@@ -6,10 +6,10 @@
 import type { Job } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { HttpError, isHttpError } from '../../errors/api-errors.js'
+import { submitMultipart } from '../../routes/jobs/submit.js'
 import { problems } from '../../schemas/common.js'
 import { StateBSchema, TaskIdParamsSchema, TaskIdSchema } from '../../schemas/compat.js'
 import { findJob } from '../../services/job-access.js'
-import { submitMultipart } from '../../routes/jobs/submit.js'
 import type { HttpApp } from '../../types.js'
 import type { CompatDeps } from '../deps.js'
 
@@ -60,9 +60,7 @@ export async function compatB(app: HttpApp, { jobs, storage, uploads }: CompatDe
       },
     },
     async (request, reply) => {
-      const job = await withStateOnError(() =>
-        findJob(jobs, request.params.task_id, request.owner),
-      )
+      const job = await withStateOnError(() => findJob(jobs, request.params.task_id, request.owner))
       const state = stateB(job.status)
       if (state === 'SUCCESS') return sendJobFile(request, reply, storage, job, 'result')
       return { state, message: messageB(job) }
@@ -74,7 +72,9 @@ function messageB(job: Job): string {
   if (job.status === 'queued') return 'the task is waiting to run'
   if (job.status === 'running') {
     const percent = job.progress?.percent
-    return percent === null || percent === undefined ? 'the task is running' : `the task is running (${percent}%)`
+    return percent === null || percent === undefined
+      ? 'the task is running'
+      : `the task is running (${percent}%)`
   }
   if (job.status === 'canceled') return 'the task was canceled'
   return job.error?.message ?? 'the task failed'

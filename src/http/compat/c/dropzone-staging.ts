@@ -43,7 +43,10 @@ const UUID = /^[A-Za-z0-9_-]{1,128}$/
 const MARKER = 'job'
 
 /** Form fields -> a chunk's coordinates; `CHUNK_INVALID` saying which field is wrong. */
-export function parseChunkFields(fields: Record<string, string>, partFileName: string): ChunkFields {
+export function parseChunkFields(
+  fields: Record<string, string>,
+  partFileName: string,
+): ChunkFields {
   const uuid = fields.dzuuid ?? ''
   if (!UUID.test(uuid)) throw invalid('dzuuid must be 1 to 128 letters, digits, - or _')
   const offset = integerField(fields, 'dzchunkbyteoffset')
@@ -142,7 +145,8 @@ export class DropzoneStaging {
     for await (const key of this.storage.list(prefix)) {
       const name = key.slice(prefix.length)
       if (name === MARKER) state.jobId = (await text(await this.storage.get(key))).trim()
-      else if (/^\d+$/.test(name)) state.chunks.set(Number(name), (await this.storage.stat(key)).bytes)
+      else if (/^\d+$/.test(name))
+        state.chunks.set(Number(name), (await this.storage.stat(key)).bytes)
     }
     this.states.set(prefix, state)
     return state
@@ -150,7 +154,8 @@ export class DropzoneStaging {
 
   private async deleteAll(prefix: string): Promise<void> {
     this.states.delete(prefix)
-    for await (const key of this.storage.list(prefix)) await this.storage.delete(key).catch(() => {})
+    for await (const key of this.storage.list(prefix))
+      await this.storage.delete(key).catch(() => {})
   }
 
   private async locked<T>(name: string, run: () => Promise<T>): Promise<T> {

@@ -8,17 +8,17 @@
  * a whole-file upload.
  */
 import type { JobStatus } from '../../../jobs/job.js'
+import { createJobId } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { HttpError } from '../../errors/api-errors.js'
+import { cleanFileName } from '../../routes/jobs/submit.js'
 import { JobIdParamsSchema, problems } from '../../schemas/common.js'
 import { ChunkAnswerSchema, DropzoneFieldsDoc, FileStatusCSchema } from '../../schemas/compat.js'
 import { clientGone, contentLength } from '../../services/client-gone.js'
 import { findJob } from '../../services/job-access.js'
-import { cleanFileName } from '../../routes/jobs/submit.js'
 import type { HttpApp } from '../../types.js'
 import { readMultipart } from '../../upload/multipart.js'
 import { parseOptions, specOf } from '../../upload/upload-service.js'
-import { createJobId } from '../../../jobs/job.js'
 import type { CompatDeps } from '../deps.js'
 import { type ChunkOutcome, DropzoneStaging, parseChunkFields } from './dropzone-staging.js'
 

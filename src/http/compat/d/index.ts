@@ -8,10 +8,10 @@
 import type { JobStatus } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { isHttpError } from '../../errors/api-errors.js'
+import { submitMultipart } from '../../routes/jobs/submit.js'
 import { JobIdParamsSchema, problems } from '../../schemas/common.js'
 import { CountJobDSchema } from '../../schemas/compat.js'
 import { findJob } from '../../services/job-access.js'
-import { submitMultipart } from '../../routes/jobs/submit.js'
 import type { HttpApp } from '../../types.js'
 import type { CompatDeps } from '../deps.js'
 
@@ -46,7 +46,9 @@ export async function compatD(app: HttpApp, { jobs, storage, uploads }: CompatDe
     },
     async (request, reply) => {
       const job = await submitMultipart(request, reply, uploads, 'file')
-      return reply.code(202).send({ jobId: job.id, message: 'file is being proccessed...' as const })
+      return reply
+        .code(202)
+        .send({ jobId: job.id, message: 'file is being proccessed...' as const })
     },
   )
 

@@ -5,10 +5,10 @@
  */
 import type { JobStatus } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
+import { submitMultipart } from '../../routes/jobs/submit.js'
 import { problems } from '../../schemas/common.js'
 import { StatusESchema, TaskIdParamsSchema, TaskIdSchema } from '../../schemas/compat.js'
 import { findJob } from '../../services/job-access.js'
-import { submitMultipart } from '../../routes/jobs/submit.js'
 import type { HttpApp } from '../../types.js'
 import type { CompatDeps } from '../deps.js'
 
@@ -63,7 +63,9 @@ export async function compatE(app: HttpApp, { jobs, storage, uploads }: CompatDe
       if (status === 'done') return sendJobFile(request, reply, storage, job, 'result')
       if (status === 'processing') return { status }
       const message =
-        job.status === 'canceled' ? 'the task was canceled' : (job.error?.message ?? 'the task failed')
+        job.status === 'canceled'
+          ? 'the task was canceled'
+          : (job.error?.message ?? 'the task failed')
       return { status, message }
     },
   )

@@ -1,8 +1,8 @@
 /** The primary API's job routes, one encapsulated plugin (its raw-body parser stays inside). */
 import type { JobBackend } from '../../../jobs/backend.js'
 import type { Storage } from '../../../storage/storage.js'
-import type { UploadService } from '../../upload/upload-service.js'
 import type { HttpApp } from '../../types.js'
+import type { UploadService } from '../../upload/upload-service.js'
 import { deleteRoute } from './delete.js'
 import { eventsRoute } from './events.js'
 import { fileRoutes } from './files.js'

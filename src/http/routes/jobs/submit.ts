@@ -12,10 +12,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { createJobId, type Job } from '../../../jobs/job.js'
 import { HttpError } from '../../errors/api-errors.js'
 import { problems } from '../../schemas/common.js'
-import { MultipartUploadSchema, RawUploadQuerySchema, type RawUploadQuery } from '../../schemas/job-options.js'
+import {
+  MultipartUploadSchema,
+  type RawUploadQuery,
+  RawUploadQuerySchema,
+} from '../../schemas/job-options.js'
 import { SubmittedJobSchema } from '../../schemas/job-view.js'
 import { clientGone, contentLength } from '../../services/client-gone.js'
 import { jobPath, outputFilePath, toJobView } from '../../services/job-view.js'
+import type { HttpApp } from '../../types.js'
 import { readMultipart } from '../../upload/multipart.js'
 import {
   type OptionFields,
@@ -24,7 +29,6 @@ import {
   specOf,
   type UploadService,
 } from '../../upload/upload-service.js'
-import type { HttpApp } from '../../types.js'
 
 /** Raw bodies: any of these; the engine tells gzip from plain by the first bytes. */
 export const RAW_CONTENT_TYPES = [
@@ -149,7 +153,10 @@ export async function submitMultipart(
 
 /** The client's name for its file, without any path; undefined when there is none. */
 export function cleanFileName(name: string | undefined): string | undefined {
-  const base = name?.replace(/^.*[\\/]/, '').replace(/[\x00-\x1f\x7f]/g, '').trim()
+  const base = name
+    ?.replace(/^.*[\\/]/, '')
+    .replace(/\p{Cc}/gu, '')
+    .trim()
   return base ? base.slice(0, 255) : undefined
 }
 
