@@ -328,15 +328,12 @@ describe('file API: threads give the same bytes as aggregateSync', () => {
     for (const threads of [1, 2, 3, 4]) {
       await expectSameAsSync(w, input, { threads, minRangeBytes: 64 * 1024 }, sync)
     }
-    await expectSameAsSync(w, input, { threads: 4 }, sync)
-    for (const threads of [1, 3]) {
-      await expectSameAsSync(w, input, { threads, order: 'sorted', minRangeBytes: 64 * 1024 })
-    }
-  })
+    await expectSameAsSync(w, input, { threads: 3, order: 'sorted', minRangeBytes: 64 * 1024 })
+  }, 120_000)
 
-  it('on a ~5 MB file of over 131072 groups, with and without a tiny memory budget', async () => {
+  it('on a ~4 MB file of over 131072 groups, with and without a tiny memory budget', async () => {
     const w = workspace()
-    const input = largeCsv(2, 5_000_000, { plainShare: 0.9, distinctSongs: 1_000_000 })
+    const input = largeCsv(2, 4_200_000, { plainShare: 0.95, distinctSongs: 1_000_000 })
     writeFileSync(w.path('in.csv'), input)
     const sync = aggregateSync(input)
     expect(sync.summary.groups).toBeGreaterThan(131072)
@@ -345,9 +342,7 @@ describe('file API: threads give the same bytes as aggregateSync', () => {
     for (const threads of [1, 4]) {
       await expectSameAsSync(w, input, { threads, minRangeBytes: 64 * 1024 }, sync)
     }
-    for (const threads of [1, 3]) {
-      await expectSameAsSync(w, input, { threads, memoryMb: 1, minRangeBytes: 64 * 1024 }, sync)
-    }
+    await expectSameAsSync(w, input, { threads: 3, memoryMb: 1, minRangeBytes: 64 * 1024 }, sync)
     const sorted = aggregateSync(input, { order: 'sorted' })
     const sortedReference = referenceAggregate(input, { order: 'sorted' })
     expect('csv' in sortedReference && sortedReference.csv === sorted.csv.toString()).toBe(true)
@@ -357,7 +352,7 @@ describe('file API: threads give the same bytes as aggregateSync', () => {
       { threads: 2, memoryMb: 1, order: 'sorted', minRangeBytes: 64 * 1024 },
       sorted,
     )
-  })
+  }, 120_000)
 
   it('for gzip and streamed input of a large file', async () => {
     const w = workspace()
@@ -448,7 +443,7 @@ describe('file API: threads give the same bytes as aggregateSync', () => {
       ),
       { numRuns: 10 },
     )
-  })
+  }, 120_000)
 
   it('whatever byte ranges cut the quoted multi-line fields', async () => {
     // Every row is quoted over several lines with a fake row inside; shifting the file by one
@@ -468,5 +463,5 @@ describe('file API: threads give the same bytes as aggregateSync', () => {
         await expectSameAsSync(w, input, { threads, minRangeBytes: 16 * 1024 }, sync)
       }
     }
-  })
+  }, 120_000)
 })

@@ -3,7 +3,10 @@
  * multipart, on a real socket), queue full (503 + Retry-After), not enough disk (507). A refused
  * upload leaves nothing in storage and no job.
  */
+import { readdir } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   multipart,
@@ -141,5 +144,32 @@ describe('free disk', () => {
     expect(response.statusCode).toBe(507)
     expect(response.json()).toMatchObject({ code: 'INSUFFICIENT_STORAGE', status: 507 })
     expect(response.json().detail).toContain('not enough free disk space')
+  })
+})
+
+describe('a client that goes away mid-upload', () => {
+  let t: TestService
+  beforeAll(async () => {
+    t = await startService({ listen: true })
+  })
+  afterAll(() => t.close())
+
+  it('leaves no file and no job, and the server keeps serving', async () => {
+    const port = Number(new URL(t.url).port)
+    const socket = connect(port, '127.0.0.1')
+    await new Promise((done) => socket.once('connect', done))
+    const head = PLAYS_CSV.slice(0, 40)
+    socket.write(
+      `POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\n${head}`,
+    )
+    await new Promise((done) => setTimeout(done, 200))
+    socket.destroy()
+    await new Promise((done) => setTimeout(done, 300))
+    const files = await readdir(join(t.dir, 'files'), { recursive: true })
+    expect(
+      files.filter((name) => name.includes('.partial') || name.startsWith('uploads/job_')),
+    ).toEqual([])
+    expect((await t.inject({ method: 'GET', url: '/jobs' })).json().jobs).toEqual([])
+    expect((await submitCsv(t.inject, PLAYS_CSV)).status).toBe('queued')
   })
 })

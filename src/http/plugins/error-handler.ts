@@ -26,8 +26,14 @@ export const errorHandlerPlugin = globalPlugin('tally-problem-errors', async (ap
 export function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   const input = { ...(request.query as object), ...(request.params as object) }
   const problem = toProblem(error, input)
-  if (problem.internal) request.log.error({ err: error }, 'request failed')
-  else request.log.info({ code: problem.body.code, detail: problem.body.detail }, 'request refused')
+  if (reply.raw.destroyed) {
+    // The client went away (an abandoned upload): nobody to answer, nothing went wrong here.
+    request.log.info({ reason: (error as Error)?.message }, 'client closed the connection')
+  } else if (problem.internal) {
+    request.log.error({ err: error }, 'request failed')
+  } else {
+    request.log.info({ code: problem.body.code, detail: problem.body.detail }, 'request refused')
+  }
   if (!request.raw.complete) reply.header('connection', 'close')
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
   return reply

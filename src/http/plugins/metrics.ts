@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { ALL_JOBS, type JobBackend } from '../../jobs/backend.js'
 import { isFinished, JOB_STATUSES } from '../../jobs/job.js'
+import { textResponse } from '../schemas/common.js'
 import type { HttpApp } from '../types.js'
 import { globalPlugin } from './global-plugin.js'
 
@@ -88,7 +89,7 @@ export const metricsPlugin = globalPlugin(
         schema: {
           tags: ['service'],
           summary: 'Prometheus metrics',
-          produces: ['text/plain'],
+          response: { 200: textResponse('Prometheus text format', 'text/plain') },
         },
       },
       async (_request, reply) => {

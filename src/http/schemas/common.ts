@@ -28,7 +28,23 @@ export const JobIdParamsSchema = Type.Object({
   job_id: Type.String({ maxLength: 200, description: 'A job id: job_ and 24 base32 characters' }),
 })
 
-/** Error answers documented per route: `problems(404, 409)`. */
-export function problems(...statuses: number[]): Record<number, typeof ProblemSchema> {
-  return Object.fromEntries(statuses.map((status) => [status, ProblemSchema]))
+/** Error answers documented per route: `problems(404, 409)`, as `application/problem+json`. */
+export function problems(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: 'Problem details (RFC 9457)',
+        content: { 'application/problem+json': { schema: ProblemSchema } },
+      },
+    ]),
+  )
+}
+
+/** A non-JSON answer (a CSV file, plain text, an event stream), for the OpenAPI document. */
+export function textResponse(description: string, ...mediaTypes: string[]) {
+  return {
+    description,
+    content: Object.fromEntries(mediaTypes.map((type) => [type, { schema: Type.String() }])),
+  }
 }

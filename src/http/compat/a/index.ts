@@ -6,7 +6,7 @@
 import type { JobStatus } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { HttpError } from '../../errors/api-errors.js'
-import { JobIdParamsSchema, problems } from '../../schemas/common.js'
+import { JobIdParamsSchema, problems, textResponse } from '../../schemas/common.js'
 import { FileNameParamsSchema, StatusASchema } from '../../schemas/compat.js'
 import { findJob } from '../../services/job-access.js'
 import type { HttpApp } from '../../types.js'
@@ -54,9 +54,8 @@ export async function compatA(app: HttpApp, { jobs, storage }: CompatDeps): Prom
         tags: ['compat'],
         summary: '(set A) Download a result by the file name in output_file_path',
         params: FileNameParamsSchema,
-        produces: ['text/csv'],
         response: {
-          200: { description: 'The CSV file', type: 'string' },
+          200: textResponse('The CSV file', 'text/csv'),
           ...problems(401, 404, 409, 410, 416, 429),
         },
       },

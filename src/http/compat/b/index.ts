@@ -3,6 +3,7 @@
  * `GET /result/{task_id}` -> the CSV once done, else `{"state", "message"}` with Celery's state
  * words.
  */
+import { Type } from '@fastify/type-provider-typebox'
 import type { Job } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { HttpError, isHttpError } from '../../errors/api-errors.js'
@@ -54,7 +55,13 @@ export async function compatB(app: HttpApp, { jobs, storage, uploads }: CompatDe
         summary: '(set B) The CSV once done, else the task state',
         params: TaskIdParamsSchema,
         response: {
-          200: { description: 'The CSV file, or the state as JSON', ...StateBSchema },
+          200: {
+            description: 'The CSV file once done, else the state as JSON',
+            content: {
+              'text/csv': { schema: Type.String() },
+              'application/json': { schema: StateBSchema },
+            },
+          },
           ...problems(401, 404, 410, 429),
         },
       },

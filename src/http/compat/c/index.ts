@@ -12,7 +12,7 @@ import { createJobId } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { HttpError } from '../../errors/api-errors.js'
 import { cleanFileName } from '../../routes/jobs/submit.js'
-import { JobIdParamsSchema, problems } from '../../schemas/common.js'
+import { JobIdParamsSchema, problems, textResponse } from '../../schemas/common.js'
 import { ChunkAnswerSchema, DropzoneFieldsDoc, FileStatusCSchema } from '../../schemas/compat.js'
 import { clientGone, contentLength } from '../../services/client-gone.js'
 import { findJob } from '../../services/job-access.js'
@@ -115,9 +115,8 @@ export async function compatC(app: HttpApp, { jobs, storage, uploads }: CompatDe
         tags: ['compat'],
         summary: '(set C) Download the CSV once the job succeeded',
         params: JobIdParamsSchema,
-        produces: ['text/csv'],
         response: {
-          200: { description: 'The CSV file', type: 'string' },
+          200: textResponse('The CSV file', 'text/csv'),
           ...problems(401, 404, 409, 410, 429),
         },
       },

@@ -9,7 +9,7 @@ import type { JobStatus } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { isHttpError } from '../../errors/api-errors.js'
 import { submitMultipart } from '../../routes/jobs/submit.js'
-import { JobIdParamsSchema, problems } from '../../schemas/common.js'
+import { JobIdParamsSchema, problems, textResponse } from '../../schemas/common.js'
 import { CountJobDSchema } from '../../schemas/compat.js'
 import { findJob } from '../../services/job-access.js'
 import type { HttpApp } from '../../types.js'
@@ -59,10 +59,9 @@ export async function compatD(app: HttpApp, { jobs, storage, uploads }: CompatDe
         tags: ['compat'],
         summary: '(set D) The CSV when finished, else "Job: queued|started|failed" as text',
         params: JobIdParamsSchema,
-        produces: ['text/csv', 'text/plain'],
         response: {
-          200: { description: 'The CSV file, or the job state as text', type: 'string' },
-          404: { description: 'Job not found.', type: 'string' },
+          200: textResponse('The CSV file, or the job state as text', 'text/csv', 'text/plain'),
+          404: textResponse('Job not found.', 'text/plain'),
           ...problems(401, 410, 429),
         },
       },

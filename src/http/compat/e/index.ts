@@ -3,6 +3,7 @@
  * `{"task_id"}`; `GET /api/download_csv/{task_id}` -> the CSV when done, else
  * `{"status": "processing"}` or `{"status": "failed", "message"}`.
  */
+import { Type } from '@fastify/type-provider-typebox'
 import type { JobStatus } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { submitMultipart } from '../../routes/jobs/submit.js'
@@ -52,7 +53,13 @@ export async function compatE(app: HttpApp, { jobs, storage, uploads }: CompatDe
         summary: '(set E) The CSV when done, else {"status": "processing" | "failed"}',
         params: TaskIdParamsSchema,
         response: {
-          200: { description: 'The CSV file, or the status as JSON', ...StatusESchema },
+          200: {
+            description: 'The CSV file once done, else the status as JSON',
+            content: {
+              'text/csv': { schema: Type.String() },
+              'application/json': { schema: StatusESchema },
+            },
+          },
           ...problems(401, 404, 410, 429),
         },
       },

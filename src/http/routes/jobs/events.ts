@@ -34,12 +34,12 @@ export async function eventsRoute(app: HttpApp, { jobs, heartbeatMs }: EventsDep
         tags: ['jobs'],
         summary: 'Server-Sent Events: progress events, then one final status event',
         params: JobIdParamsSchema,
-        produces: ['text/event-stream'],
         response: {
-          200: Type.Unsafe<Readable>({
-            type: 'string',
-            description: 'event: progress | status, data: the job view',
-          }),
+          200: {
+            description: 'event: progress | status; data: the job view (JSON)',
+            // A stream, sent as is: typed so, documented as text.
+            content: { 'text/event-stream': { schema: Type.Unsafe<Readable>({ type: 'string' }) } },
+          },
           ...problems(401, 404, 429),
         },
       },

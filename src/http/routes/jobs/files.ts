@@ -6,7 +6,7 @@
 import type { JobBackend } from '../../../jobs/backend.js'
 import type { Storage } from '../../../storage/storage.js'
 import { sendJobFile } from '../../download/send-job-file.js'
-import { JobIdParamsSchema, problems } from '../../schemas/common.js'
+import { JobIdParamsSchema, problems, textResponse } from '../../schemas/common.js'
 import { findJob, type JobFileKind } from '../../services/job-access.js'
 import type { HttpApp } from '../../types.js'
 
@@ -29,10 +29,9 @@ export async function fileRoutes(app: HttpApp, { jobs, storage }: FilesDeps): Pr
           tags: ['jobs'],
           summary: SUMMARIES[kind],
           params: JobIdParamsSchema,
-          produces: ['text/csv'],
           response: {
-            200: { description: 'The CSV file', type: 'string' },
-            206: { description: 'The requested byte range', type: 'string' },
+            200: textResponse('The CSV file (gzip when accepted)', 'text/csv'),
+            206: textResponse('The requested byte range', 'text/csv'),
             ...problems(401, 404, 409, 410, 416, 429),
           },
         },

@@ -1,0 +1,88 @@
+/**
+ * Runs a corpus case through the file API, `aggregate(input, output, options)`, in a fresh
+ * directory, and reduces the run to an `Observed`: the output and rejects files as written, or
+ * the EngineError. Also checks what every run must leave behind: the output and rejects files
+ * only on success, nothing partial next to them, nothing in the temporary directory.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { expect } from 'vitest'
+import { aggregate, isEngineError } from '../../src/engine/index.js'
+import { chunksOf } from '../support/chunks.js'
+import type { CorpusCase, Policy } from './cases.js'
+import { type Observed, rejectsOfFile } from './support.js'
+
+export interface FileRunOptions {
+  threads: number
+  /** Feed the bytes as an async iterable (64 KiB chunks) instead of a file path. */
+  stream?: boolean
+  /** Blank lines appended to the input (they change no outcome; see `CorpusCase.pad`). */
+  padBlankLines?: number
+  minRangeBytes?: number
+}
+
+let root: string | undefined
+let runs = 0
+
+/** A fresh directory under one root per test file (the OS removes it; it holds small files). */
+function freshDir(): string {
+  root ??= mkdtempSync(join(tmpdir(), 'tally-corpus-'))
+  const dir = join(root, `run-${++runs}`)
+  mkdirSync(join(dir, 'temp'), { recursive: true })
+  return dir
+}
+
+export function paddedBytes(c: CorpusCase, blankLines: number | undefined): Uint8Array {
+  const bytes = c.bytes()
+  if (!blankLines) return bytes
+  return Buffer.concat([bytes, Buffer.alloc(blankLines, 0x0a)])
+}
+
+export async function runFile(
+  c: CorpusCase,
+  policy: Policy,
+  options: FileRunOptions,
+): Promise<Observed> {
+  const dir = freshDir()
+  const tempDir = join(dir, 'temp')
+  const inputPath = join(dir, c.fileName ?? 'input.csv')
+  const outputPath = join(dir, 'out.csv')
+  const rejectsPath = join(dir, 'rejects.csv')
+  const bytes = paddedBytes(c, options.padBlankLines)
+  writeFileSync(inputPath, bytes)
+  const input = options.stream
+    ? (async function* () {
+        for (const chunk of chunksOf(bytes, 64 * 1024)) yield chunk
+      })()
+    : inputPath
+  let observed: Observed
+  try {
+    await aggregate(input, outputPath, {
+      onError: policy,
+      order: c.order,
+      rejects: rejectsPath,
+      threads: options.threads,
+      tempDir,
+      minRangeBytes: options.minRangeBytes ?? 1024 * 1024,
+      maxInputBytes: c.limits?.maxInputBytes,
+      maxRowBytes: c.limits?.maxRowBytes,
+    })
+    expect(existsSync(outputPath), 'the output file exists').toBe(true)
+    expect(existsSync(rejectsPath), 'the rejects file exists').toBe(true)
+    const rejects = rejectsOfFile(readFileSync(rejectsPath, 'utf8'))
+    if (policy === 'fail') expect(rejects, 'no rejects under on_error=fail').toEqual([])
+    observed = { ok: true, csv: readFileSync(outputPath, 'utf8'), rejects }
+  } catch (error) {
+    if (!isEngineError(error)) throw error
+    observed = { ok: false, code: error.code, line: error.line, message: error.message }
+    expect(existsSync(outputPath), 'no output file after a failure').toBe(false)
+    expect(existsSync(rejectsPath), 'no rejects file after a failure').toBe(false)
+  }
+  const left = readdirSync(dir).filter(
+    (name) => !['temp', 'out.csv', 'rejects.csv', c.fileName ?? 'input.csv'].includes(name),
+  )
+  expect(left, 'nothing partial left next to the output').toEqual([])
+  expect(readdirSync(tempDir), 'the temporary directory is left empty').toEqual([])
+  return observed
+}
