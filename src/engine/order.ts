@@ -57,11 +57,16 @@ export function groupOrder(
   return result
 }
 
-/** Groups spread over several tables, in output order: `tables[i]` holds group `groups[i]`. */
+/**
+ * Groups spread over several tables, in output order: the i-th group is group
+ * `refs[order[i]] & 0xffffff` of table `refs[order[i]] >>> 24`.
+ */
 export interface GroupRefs {
-  tables: Uint16Array
-  groups: Uint32Array
+  refs: Uint32Array
+  order: Uint32Array
 }
+
+const GROUP_BITS = 24
 
 /** The output order of every group of `tables` (one thread's partitions after a merge). */
 export function groupOrderAcross(
@@ -69,42 +74,44 @@ export function groupOrderAcross(
   dictionaries: readonly (ByteDictionary | undefined)[],
   order: OutputOrder,
 ): GroupRefs {
+  if (tables.length > 256) throw new Error('groupOrderAcross: at most 256 tables')
   let n = 0
-  for (const table of tables) n += table.size
-  const tableOf = new Uint16Array(n)
-  const groupOf = new Uint32Array(n)
+  for (const table of tables) {
+    if (table.size >= 2 ** GROUP_BITS) throw new Error('groupOrderAcross: a table is too large')
+    n += table.size
+  }
+  // One 32-bit word per group: table index, then group index. Kept lean: this runs while
+  // every table of the thread is still in memory.
+  const refs = new Uint32Array(n)
   let i = 0
   tables.forEach((table, t) => {
-    for (let g = 0; g < table.size; g++, i++) {
-      tableOf[i] = t
-      groupOf[i] = g
-    }
+    for (let g = 0; g < table.size; g++) refs[i++] = ((t << GROUP_BITS) | g) >>> 0
   })
-  let permutation: Uint32Array
+  let permutation: Uint32Array = new Uint32Array(n)
+  for (let j = 0; j < n; j++) permutation[j] = j
+  const column = new Uint32Array(n)
   if (order === 'first_seen') {
-    const firsts = new Float64Array(n)
-    for (let j = 0; j < n; j++) firsts[j] = tables[tableOf[j]!]!.firsts[groupOf[j]!]!
-    permutation = sortByFloat(firsts, n)
-  } else {
-    permutation = new Uint32Array(n)
-    for (let j = 0; j < n; j++) permutation[j] = j
-    const width = tables[0]?.width ?? 0
-    const column = new Uint32Array(n)
-    for (let k = width - 1; k >= 0; k--) {
-      const dictionary = dictionaries[k]
-      const ranks = dictionary ? dictionaryRanks(dictionary) : undefined
+    // Offsets are below 2^53: sort by the low 32 bits, then (stably) by the high bits.
+    for (let half = 0; half < 2; half++) {
       for (let j = 0; j < n; j++) {
-        const id = tables[tableOf[j]!]!.keyOf(groupOf[j]!, k)
-        column[j] = ranks ? ranks[id]! : id
+        const ref = refs[j]!
+        const first = tables[ref >>> GROUP_BITS]!.firsts[ref & 0xffffff]!
+        column[j] = half === 0 ? first % 4294967296 : Math.floor(first / 4294967296)
       }
       permutation = sortByUint32(permutation, column)
     }
+    return { refs, order: permutation }
   }
-  const refs: GroupRefs = { tables: new Uint16Array(n), groups: new Uint32Array(n) }
-  for (let j = 0; j < n; j++) {
-    const from = permutation[j]!
-    refs.tables[j] = tableOf[from]!
-    refs.groups[j] = groupOf[from]!
+  const width = tables[0]?.width ?? 0
+  for (let k = width - 1; k >= 0; k--) {
+    const dictionary = dictionaries[k]
+    const ranks = dictionary ? dictionaryRanks(dictionary) : undefined
+    for (let j = 0; j < n; j++) {
+      const ref = refs[j]!
+      const id = tables[ref >>> GROUP_BITS]!.keyOf(ref & 0xffffff, k)
+      column[j] = ranks ? ranks[id]! : id
+    }
+    permutation = sortByUint32(permutation, column)
   }
-  return refs
+  return { refs, order: permutation }
 }

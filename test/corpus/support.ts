@@ -4,8 +4,8 @@
  * rejected rows (line and code), or the error code, line and message.
  */
 import { expect } from 'vitest'
-import { isReferenceFailure, referenceAggregate } from '../support/reference.js'
 import { parseCsv } from '../support/parse-csv.js'
+import { isReferenceFailure, referenceAggregate } from '../support/reference.js'
 import type { CorpusCase, Outcome, Policy } from './cases.js'
 
 export type Observed =
@@ -48,7 +48,8 @@ export function expectOutcome(observed: Observed, expected: Outcome, label: stri
       : observed.code
     expect(got, `${label}: error code`).toBe(expected.error)
     if (observed.ok) return
-    if (expected.line !== undefined) expect(observed.line, `${label}: error line`).toBe(expected.line)
+    if (expected.line !== undefined)
+      expect(observed.line, `${label}: error line`).toBe(expected.line)
     expectReadableMessage(observed.message, label)
     return
   }

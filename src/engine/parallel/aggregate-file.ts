@@ -166,7 +166,7 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
     const spilled = results.some((r) => r.spillCount > 0)
     // One thread and nothing spilled: its run is the output itself, no combine needed.
     const single = threads === 1 && !spilled
-    const merged = await Promise.all(
+    const merging = Promise.all(
       Array.from({ length: threads }, (_, j) =>
         pool.run<MergeResult>(j, {
           type: 'merge',
@@ -186,6 +186,11 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
         }),
       ),
     )
+    // The threads hold the groups now; without this thread's references they can be freed as
+    // each thread finishes with them.
+    for (const result of results) result.groups = { dictionaries: [], tables: [] }
+    sources.length = 0
+    const merged = await merging
     report('writing')
     if (!single) {
       await pool.run(0, {

@@ -28,6 +28,7 @@ export function mergePartition(task: MergeTask): MergeResult {
     const part = { rowsPath: `${task.rowsPath}-${p}`, keysPath: `${task.rowsPath}-${p}.keys` }
     groups += writeRun(task, part.rowsPath, part.keysPath, mergeSources(task, [p]))
     parts.push(part)
+    for (const source of task.sources) source.tables[p] = null
   }
   return { groups, parts }
 }
@@ -45,10 +46,11 @@ function writeRun(
   const keys = keysPath === undefined ? undefined : openFileWriter(keysPath)
   try {
     if (keys === undefined) writeHeader(rows.writer, task.layout, task.totalColumn)
-    const n = order.groups.length
+    const n = order.order.length
     for (let i = 0; i < n; i++) {
-      const table = tables[order.tables[i]!]!
-      const g = order.groups[i]!
+      const ref = order.refs[order.order[i]!]!
+      const table = tables[ref >>> 24]!
+      const g = ref & 0xffffff
       const before = rows.writer.bytesWritten
       writeGroup(rows.writer, table, dictionaries, g)
       if (keys !== undefined) {
@@ -60,6 +62,15 @@ function writeRun(
   } finally {
     rows.close()
     keys?.close()
+  }
+}
+
+/** Drops this thread's references to partitions other threads merge, so they can be freed. */
+function forgetOtherPartitions(task: MergeTask): void {
+  for (const source of task.sources) {
+    for (let p = 0; p < task.partitions; p++) {
+      if (p % task.threads !== task.worker) source.tables[p] = null
+    }
   }
 }
 
@@ -85,6 +96,7 @@ function mergeSources(
 } {
   const { sources } = task
   const width = task.layout.groupKinds.length
+  forgetOtherPartitions(task)
   const first = sources[0]!
   const bases = first.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d))
   const tables = owned.map((p) => GroupTable.fromSnapshot(first.tables[p]!))
@@ -105,12 +117,10 @@ function mergeSources(
   owned.forEach((p, i) => {
     const into = tables[i]!
     others.forEach((other, s) => {
-      folder.foldTable(
-        into,
-        GroupTable.fromSnapshot(other.source.tables[p]!),
-        other.dictionaries,
-        remaps[s]!,
-      )
+      const from = other.source.tables[p]!
+      // Folded: this thread was the table's last user, so its memory can be collected.
+      other.source.tables[p] = null
+      folder.foldTable(into, GroupTable.fromSnapshot(from), other.dictionaries, remaps[s]!)
     })
     for (const path of task.spills[p] ?? []) {
       readSpill(path, width, isDate, (group) => folder.foldSpilled(into, group))

@@ -29,8 +29,8 @@ export interface ParseTask {
 
 export interface ParsedGroups {
   dictionaries: (DictionarySnapshot | undefined)[]
-  /** One table per partition. */
-  tables: GroupTableSnapshot[]
+  /** One table per partition; null once a thread no longer needs it (so memory can go). */
+  tables: (GroupTableSnapshot | null)[]
 }
 
 export interface ParseResult {

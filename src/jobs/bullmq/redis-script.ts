@@ -1,27 +1,19 @@
-import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 
 /**
- * A Lua script run with EVALSHA, falling back to EVAL when the server does not know it yet. A
- * Redis restart (or SCRIPT FLUSH) forgets every script, so the fallback is part of recovering,
- * not only of the first call.
+ * A Lua script, sent whole with EVAL on every call. EVALSHA with an EVAL fallback on NOSCRIPT
+ * (the usual trick) sends the fallback only after the failed reply, behind commands issued
+ * meanwhile on the connection: a progress write followed by a read would then read the old
+ * record. With EVAL the order on the connection is the order of the calls. The scripts are
+ * small and Redis caches their compiled form, so the cost is a few hundred bytes per call.
  */
 export class RedisScript {
-  private readonly sha: string
-
   constructor(
     readonly name: string,
     private readonly source: string,
-  ) {
-    this.sha = createHash('sha1').update(source).digest('hex')
-  }
+  ) {}
 
-  async run(client: Redis, keys: readonly string[], args: readonly (string | number)[]) {
-    try {
-      return await client.evalsha(this.sha, keys.length, ...keys, ...args)
-    } catch (error) {
-      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error
-      return client.eval(this.source, keys.length, ...keys, ...args)
-    }
+  run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    return client.eval(this.source, keys.length, ...keys, ...args.map(String))
   }
 }

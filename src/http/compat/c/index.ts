@@ -11,13 +11,13 @@ import type { JobStatus } from '../../../jobs/job.js'
 import { createJobId } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { HttpError } from '../../errors/api-errors.js'
-import { cleanFileName } from '../../routes/jobs/submit.js'
 import { JobIdParamsSchema, problems, textResponse } from '../../schemas/common.js'
 import { ChunkAnswerSchema, DropzoneFieldsDoc, FileStatusCSchema } from '../../schemas/compat.js'
 import { clientGone, contentLength } from '../../services/client-gone.js'
 import { findJob } from '../../services/job-access.js'
 import type { HttpApp } from '../../types.js'
 import { readMultipart } from '../../upload/multipart.js'
+import { cleanFileName, DEFAULT_FILE_NAME } from '../../upload/submit-upload.js'
 import { parseOptions, specOf } from '../../upload/upload-service.js'
 import type { CompatDeps } from '../deps.js'
 import { type ChunkOutcome, DropzoneStaging, parseChunkFields } from './dropzone-staging.js'
@@ -69,7 +69,7 @@ export async function compatC(app: HttpApp, { jobs, storage, uploads }: CompatDe
         request,
         'file',
         async (part, fields): Promise<ChunkOutcome> => {
-          const fileName = cleanFileName(part.filename) ?? 'upload.csv'
+          const fileName = cleanFileName(part.filename) ?? DEFAULT_FILE_NAME
           if (fields.dzuuid === undefined) {
             // No chunking: the whole file in one request.
             const options = parseOptions({})

@@ -8,11 +8,11 @@
 import type { JobStatus } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
 import { isHttpError } from '../../errors/api-errors.js'
-import { submitMultipart } from '../../routes/jobs/submit.js'
 import { JobIdParamsSchema, problems, textResponse } from '../../schemas/common.js'
 import { CountJobDSchema } from '../../schemas/compat.js'
 import { findJob } from '../../services/job-access.js'
 import type { HttpApp } from '../../types.js'
+import { submitMultipart } from '../../upload/submit-upload.js'
 import type { CompatDeps } from '../deps.js'
 
 export type StateD = 'queued' | 'started' | 'finished' | 'failed'

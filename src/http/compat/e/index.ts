@@ -6,11 +6,11 @@
 import { Type } from '@fastify/type-provider-typebox'
 import type { JobStatus } from '../../../jobs/job.js'
 import { sendJobFile } from '../../download/send-job-file.js'
-import { submitMultipart } from '../../routes/jobs/submit.js'
 import { problems } from '../../schemas/common.js'
 import { StatusESchema, TaskIdParamsSchema, TaskIdSchema } from '../../schemas/compat.js'
 import { findJob } from '../../services/job-access.js'
 import type { HttpApp } from '../../types.js'
+import { submitMultipart } from '../../upload/submit-upload.js'
 import type { CompatDeps } from '../deps.js'
 
 export type StatusE = 'processing' | 'done' | 'failed'

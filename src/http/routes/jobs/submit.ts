@@ -2,33 +2,18 @@
  * `POST /jobs`: a multipart form (field `file` plus option fields) or a raw CSV body (`text/csv`,
  * `application/gzip`, or any of them with `Content-Encoding: gzip`) with the options in the
  * query. The bytes stream into storage while the header is inspected; the answer is
- * `202 Accepted` with `Location` and the job view.
- *
- * Multipart option fields may come before or after the file. Fields before it are checked
- * before the first byte is stored, and the header is inspected against their columns; fields
- * after it are checked once the file is stored (the header again, against their columns).
+ * `202 Accepted` with `Location` and the job view. The work is in upload/submit-upload.ts.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify'
-import { createJobId, type Job } from '../../../jobs/job.js'
+import type { FastifyRequest } from 'fastify'
+import type { Job } from '../../../jobs/job.js'
 import { HttpError } from '../../errors/api-errors.js'
 import { problems } from '../../schemas/common.js'
-import {
-  MultipartUploadSchema,
-  type RawUploadQuery,
-  RawUploadQuerySchema,
-} from '../../schemas/job-options.js'
+import { MultipartUploadSchema, RawUploadQuerySchema } from '../../schemas/job-options.js'
 import { SubmittedJobSchema } from '../../schemas/job-view.js'
-import { clientGone, contentLength } from '../../services/client-gone.js'
 import { jobPath, outputFilePath, toJobView } from '../../services/job-view.js'
 import type { HttpApp } from '../../types.js'
-import { readMultipart } from '../../upload/multipart.js'
-import {
-  type OptionFields,
-  parseOptions,
-  type StoredUpload,
-  specOf,
-  type UploadService,
-} from '../../upload/upload-service.js'
+import { submitMultipart, submitRaw } from '../../upload/submit-upload.js'
+import type { UploadService } from '../../upload/upload-service.js'
 
 /** Raw bodies: any of these; the engine tells gzip from plain by the first bytes. */
 export const RAW_CONTENT_TYPES = [
@@ -39,8 +24,6 @@ export const RAW_CONTENT_TYPES = [
   'application/x-gzip',
   'application/octet-stream',
 ]
-
-const DEFAULT_FILE_NAME = 'upload.csv'
 
 export interface SubmitDeps {
   uploads: UploadService
@@ -92,72 +75,6 @@ function isRawUpload(request: FastifyRequest): boolean {
 
 export function submittedView(job: Job) {
   return { success: true as const, ...toJobView(job), output_file_path: outputFilePath(job.id) }
-}
-
-async function submitRaw(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  uploads: UploadService,
-  query: RawUploadQuery,
-): Promise<Job> {
-  const options = parseOptions(query)
-  await uploads.precheck(contentLength(request.headers))
-  const stored = await uploads.store(request.raw, {
-    jobId: createJobId(),
-    spec: specOf(options),
-    signal: clientGone(reply),
-  })
-  return uploads.submit(stored, {
-    fileName: cleanFileName(query.file_name) ?? DEFAULT_FILE_NAME,
-    options,
-    owner: request.owner,
-  })
-}
-
-/**
- * A multipart upload whose file is in `fileField`, with option fields: the primary route's and
- * the earlier clients' (which send the file alone, so the defaults apply).
- */
-export async function submitMultipart(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  uploads: UploadService,
-  fileField: string,
-  /** Options given elsewhere (the query); form fields take precedence. */
-  defaults: OptionFields = {},
-): Promise<Job> {
-  await uploads.precheck(contentLength(request.headers))
-  const signal = clientGone(reply)
-  let stored: (StoredUpload & { fileName: string }) | undefined
-  try {
-    const { fields, file } = await readMultipart(request, fileField, async (part, before) => {
-      const spec = specOf(parseOptions({ ...defaults, ...before }))
-      const upload = await uploads.store(part.file, { jobId: createJobId(), spec, signal })
-      stored = { ...upload, fileName: cleanFileName(part.filename) ?? DEFAULT_FILE_NAME }
-      return stored
-    })
-    if (!file) {
-      throw new HttpError('FILE_MISSING', `the form has no file field named "${fileField}"`)
-    }
-    return await uploads.submit(file, {
-      fileName: file.fileName,
-      options: parseOptions({ ...defaults, ...fields }),
-      owner: request.owner,
-    })
-  } catch (error) {
-    // `submit` cleans up after itself; a failure after storing and before submitting must too.
-    if (stored) await uploads.discard(stored.key)
-    throw error
-  }
-}
-
-/** The client's name for its file, without any path; undefined when there is none. */
-export function cleanFileName(name: string | undefined): string | undefined {
-  const base = name
-    ?.replace(/^.*[\\/]/, '')
-    .replace(/\p{Cc}/gu, '')
-    .trim()
-  return base ? base.slice(0, 255) : undefined
 }
 
 /** The OpenAPI request body of `POST /jobs` (the route reads it as a stream, unvalidated). */
