@@ -5,6 +5,7 @@ import { Command } from 'commander'
 import { registerAggregate } from './aggregate.js'
 import { registerGenerate } from './generate.js'
 import { registerServe } from './serve.js'
+import { registerWorker } from './worker.js'
 
 const program = new Command()
   .name('tally')
@@ -14,5 +15,6 @@ const program = new Command()
 registerAggregate(program)
 registerGenerate(program)
 registerServe(program)
+registerWorker(program)
 
 await program.parseAsync(process.argv)

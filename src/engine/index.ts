@@ -11,6 +11,7 @@ export {
   ROW_ERROR_CODES,
 } from './errors.js'
 export type { AggregateProgress } from './progress.js'
+export { REJECTS_HEADER } from './rejects.js'
 export type { AggregateSummary } from './result.js'
 export { type AggregateInput, type AggregateRunOptions, aggregate } from './run.js'
 export {

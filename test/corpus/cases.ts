@@ -395,6 +395,14 @@ export const CASES: readonly CorpusCase[] = [
     expect: rejecting(out('B,2020-01-01,2'), [2, 'CSV_BAD_TEXT']),
   },
   {
+    name: 'nul-after-non-ascii-in-song',
+    about: 'a NUL byte in a song that also holds non-ASCII text',
+    bytes: raw(
+      lines(H, 'Caf\xc3\xa9\0,2020-01-01,1', '\xef\xbb\xbf\0,2020-01-01,1', 'B,2020-01-01,2'),
+    ),
+    expect: rejecting(out('B,2020-01-01,2'), [2, 'CSV_BAD_TEXT'], [3, 'CSV_BAD_TEXT']),
+  },
+  {
     name: 'nul-in-ignored-column',
     about: 'a NUL byte in a column that is not aggregated is not looked at',
     bytes: raw(lines(`${H},Notes`, 'B,2020-01-01,2,\0\0')),

@@ -75,7 +75,11 @@ function assertInstalled(): void {
   }
 }
 
-async function launch(port: number, dir: string, options: RedisServerOptions): Promise<ChildProcess> {
+async function launch(
+  port: number,
+  dir: string,
+  options: RedisServerOptions,
+): Promise<ChildProcess> {
   const args = [
     '--port',
     String(port),

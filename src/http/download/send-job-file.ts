@@ -6,6 +6,7 @@
 import { pipeline } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { REJECTS_HEADER } from '../../engine/index.js'
 import type { Job } from '../../jobs/job.js'
 import type { Storage } from '../../storage/storage.js'
 import { isStorageError } from '../../storage/storage-error.js'
@@ -18,7 +19,7 @@ import { acceptsGzip, parseRange, type RangeRequest } from './range.js'
  * The engine's rejects header (src/engine/rejects.ts `REJECTS_HEADER`, not exported by the
  * engine's index): what a job that wrote no rejects file (`on_error=fail`) answers.
  */
-const EMPTY_REJECTS = 'Line,Code,Column,Reason,Raw Row\n'
+const EMPTY_REJECTS = REJECTS_HEADER
 
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8'
 

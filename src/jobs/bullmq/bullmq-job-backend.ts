@@ -220,7 +220,12 @@ export class BullmqJobBackend implements JobBackend {
         to: 'failed',
         patch: {
           finishedAt: new Date().toISOString(),
-          error: { code: 'INTERNAL', message: 'the job could not be queued', line: null, column: null },
+          error: {
+            code: 'INTERNAL',
+            message: 'the job could not be queued',
+            line: null,
+            column: null,
+          },
         },
       })
       if (failed.kind === 'ok') this.emit('status', failed.job)
@@ -248,7 +253,8 @@ export class BullmqJobBackend implements JobBackend {
     })
     if (canceled.kind === 'missing') throw notFound(id)
     if (canceled.kind !== 'ok') {
-      if (canceled.status === 'canceled') return (await records.get(id)) ?? Promise.reject(notFound(id))
+      if (canceled.status === 'canceled')
+        return (await records.get(id)) ?? Promise.reject(notFound(id))
       throw new JobError(
         'JOB_ALREADY_FINISHED',
         `job ${id} already ${canceled.status}; it cannot be canceled`,

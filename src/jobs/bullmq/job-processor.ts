@@ -126,7 +126,8 @@ export class JobProcessor {
           (updated) => {
             if (updated) emit('progress', updated)
           },
-          (error: unknown) => logger.warn({ err: error, jobId: job.id }, 'could not store progress'),
+          (error: unknown) =>
+            logger.warn({ err: error, jobId: job.id }, 'could not store progress'),
         )
         // BullMQ's own copy, for tools that watch the queue (dashboards).
         bullJob.updateProgress({ ...view }).catch(() => {})

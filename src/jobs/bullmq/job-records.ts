@@ -23,9 +23,9 @@ import type { Redis } from 'ioredis'
 import type { JobPage, ListJobsQuery } from '../backend.js'
 import {
   FINISHED_STATUSES,
+  JOB_STATUSES,
   type Job,
   type JobErrorInfo,
-  JOB_STATUSES,
   type JobProgress,
   type JobResult,
   type JobStatus,
@@ -201,7 +201,7 @@ export class JobRecords {
 
   /** Ids of jobs in `status`, oldest first (reconciliation with BullMQ). */
   async idsIn(status: JobStatus, limit: number): Promise<string[]> {
-    return this.client.zrange(`${this.base}status:${status}`, "0", String(limit - 1))
+    return this.client.zrange(`${this.base}status:${status}`, '0', String(limit - 1))
   }
 
   private async write(

@@ -13,7 +13,11 @@ export class RedisScript {
     private readonly source: string,
   ) {}
 
-  run(client: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+  run(
+    client: Redis,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
     return client.eval(this.source, keys.length, ...keys, ...args.map(String))
   }
 }

@@ -9,6 +9,8 @@
  * server (`leavePartsOnError: false`), so no parts linger. There is no `localPath` capability:
  * the runner downloads inputs and uploads outputs.
  */
+
+import { addAbortSignal, Readable } from 'node:stream'
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -19,7 +21,6 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { addAbortSignal, Readable } from 'node:stream'
 import { validateKey, validatePrefix, validateRange } from '../key.js'
 import { StorageError } from '../storage-error.js'
 import type { BlobStat, BlobStore, ByteRange, PutOptions } from '../types.js'
@@ -134,7 +135,14 @@ export class S3BlobStore implements BlobStore {
           Range: ranged ? `bytes=${range.start ?? 0}-${range.end ?? ''}` : undefined,
         }),
       )
-      return reply.Body instanceof Readable ? reply.Body : Readable.from([])
+      const body = reply.Body instanceof Readable ? reply.Body : Readable.from([])
+      const wanted = range.end === undefined ? undefined : range.end - (range.start ?? 0) + 1
+      // Some S3-compatible servers (s3rver) read `bytes=0-0` as "everything": never pass on
+      // more than was asked for.
+      if (wanted !== undefined && (reply.ContentLength ?? 0) > wanted) {
+        return Readable.from(firstBytes(body, wanted), { objectMode: false })
+      }
+      return body
     } catch (error) {
       // 416: the blob exists but the range starts past its end; the port says: no bytes.
       if (ranged && isUnsatisfiableRange(error)) return Readable.from([])
@@ -188,6 +196,22 @@ export class S3BlobStore implements BlobStore {
   private open(): S3Client {
     if (!this.client) throw new Error('S3BlobStore is not initialised: call init() first')
     return this.client
+  }
+}
+
+async function* firstBytes(source: Readable, limit: number): AsyncGenerator<Buffer> {
+  let left = limit
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (chunk.byteLength >= left) {
+        yield chunk.subarray(0, left)
+        return
+      }
+      left -= chunk.byteLength
+      yield chunk
+    }
+  } finally {
+    source.destroy()
   }
 }
 

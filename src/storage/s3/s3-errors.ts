@@ -26,7 +26,11 @@ export function wrapS3Error(error: unknown, action: string, key: string): Storag
   }
   // The message stays generic (it may reach a client); the cause keeps the details for the log.
   const code = error instanceof S3ServiceException ? ` (${error.name})` : ''
-  return new StorageError('E_STORAGE', `storage failed to ${action} ${JSON.stringify(key)}${code}`, {
-    cause: error,
-  })
+  return new StorageError(
+    'E_STORAGE',
+    `storage failed to ${action} ${JSON.stringify(key)}${code}`,
+    {
+      cause: error,
+    },
+  )
 }
