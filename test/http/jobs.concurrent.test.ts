@@ -1,11 +1,11 @@
 /**
- * Many clients at once over real HTTP: 40 concurrent uploads of different files (multipart and
+ * Many clients at once over real HTTP: 50 concurrent uploads of different files (multipart and
  * raw), every job succeeds with its own exact output.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { engineOutput, songPlays, startService, type TestService } from './support/service.js'
 
-const UPLOADS = 40
+const UPLOADS = 50
 
 let t: TestService
 
