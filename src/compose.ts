@@ -77,6 +77,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       storage,
       threads: config.threads,
       memoryMb: config.memoryMb,
+      maxInputBytes: config.maxInputBytes,
       tempDir: join(config.dataDir, 'tmp'),
     })
     await runner.init()

@@ -66,6 +66,13 @@ export const EnvSchema = Type.Object({
     default: 10 * GIB,
     description: 'Largest accepted upload, in bytes (compressed size for gzip uploads).',
   }),
+  TALLY_MAX_INPUT_BYTES: Type.Integer({
+    minimum: 1,
+    maximum: Number.MAX_SAFE_INTEGER,
+    default: 100 * GIB,
+    description:
+      'Largest CSV accepted once decompressed, in bytes: a small gzip upload cannot fill the disk.',
+  }),
   TALLY_RESULT_TTL: Type.Integer({
     minimum: 1,
     maximum: 100 * 365 * DAY_SECONDS,
@@ -133,6 +140,7 @@ export interface Config {
   readonly storage: StorageLocation
   readonly apiKeys: readonly string[]
   readonly maxUploadBytes: number
+  readonly maxInputBytes: number
   readonly resultTtlSeconds: number
   /** Jobs run at once. */
   readonly concurrency: number
@@ -203,6 +211,7 @@ export function loadConfig(
     storage: parseStorage(e.TALLY_STORAGE ?? pathToFileURL(join(dataDir, 'files')).href, cwd),
     apiKeys: e.TALLY_API_KEYS,
     maxUploadBytes: e.TALLY_MAX_UPLOAD_BYTES,
+    maxInputBytes: e.TALLY_MAX_INPUT_BYTES,
     resultTtlSeconds: e.TALLY_RESULT_TTL,
     concurrency: e.TALLY_CONCURRENCY,
     threads: e.TALLY_THREADS ?? availableParallelism(),

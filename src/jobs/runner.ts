@@ -28,6 +28,8 @@ export interface EngineJobRunnerOptions {
   threads: number
   /** Memory budget per job for the groups, in MiB. */
   memoryMb: number
+  /** Largest input once decompressed, in bytes; past it the job fails with INPUT_TOO_LARGE. */
+  maxInputBytes?: number
   /**
    * Scratch directory for per-job work directories (downloads, engine spill files), e.g.
    * `<data dir>/tmp`. Each job works in `<tempDir>/<job id>/`.
@@ -87,6 +89,7 @@ export class EngineJobRunner implements JobRunner {
         rejects: rejectsPath,
         threads,
         memoryMb,
+        maxInputBytes: this.options.maxInputBytes,
         tempDir: work,
         signal,
         onProgress,

@@ -7,14 +7,16 @@
  * the multi-megabyte ones are cut into 1 MiB ranges here.
  *
  * Gzip inputs and the cases with size limits also go through the stream input (an async
- * iterable), the path the HTTP service uses.
+ * iterable), the path the HTTP service uses; gzip ones also with a first chunk of one byte and
+ * after an empty chunk (the gzip magic number must be recognized however the bytes arrive).
  */
 import { describe, it } from 'vitest'
 import { CASES, POLICIES } from './cases.js'
-import { runFile } from './file-run.js'
+import { runFile, type StreamShape } from './file-run.js'
 import { expectOutcome } from './support.js'
 
 const isGzip = (bytes: Uint8Array) => bytes[0] === 0x1f && bytes[1] === 0x8b
+const STREAM_SHAPES: StreamShape[] = ['blocks', 'first byte alone', 'empty first chunk']
 
 describe('bad-input corpus: aggregate() on files', () => {
   for (const c of CASES) {
@@ -26,14 +28,25 @@ describe('bad-input corpus: aggregate() on files', () => {
             expectOutcome(await runFile(c, policy, { threads }), expected, `${threads} thread(s)`)
           }
         })
-        if (isGzip(c.bytes()) || c.limits !== undefined) {
+        if (c.limits !== undefined) {
           it(`on_error=${policy}: as a stream`, async () => {
             expectOutcome(
-              await runFile(c, policy, { threads: 1, stream: true }),
+              await runFile(c, policy, { threads: 1, stream: 'blocks' }),
               c.expect[policy],
               'stream input',
             )
           })
+        }
+        if (isGzip(c.bytes())) {
+          for (const shape of STREAM_SHAPES) {
+            it(`on_error=${policy}: as a stream (${shape})`, async () => {
+              expectOutcome(
+                await runFile(c, policy, { threads: 1, stream: shape }),
+                c.expect[policy],
+                `stream input (${shape})`,
+              )
+            })
+          }
         }
       }
     })

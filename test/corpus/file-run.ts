@@ -20,10 +20,21 @@ import { chunksOf } from '../support/chunks.js'
 import type { CorpusCase, Policy } from './cases.js'
 import { type Observed, rejectsOfFile } from './support.js'
 
+export type StreamShape = 'blocks' | 'first byte alone' | 'empty first chunk'
+
+function streamChunks(bytes: Uint8Array, shape: StreamShape): Uint8Array[] {
+  if (shape === 'blocks') return chunksOf(bytes, 64 * 1024)
+  if (shape === 'empty first chunk') return [new Uint8Array(0), ...chunksOf(bytes, 64 * 1024)]
+  return [bytes.subarray(0, 1), ...chunksOf(bytes.subarray(1), 64 * 1024)]
+}
+
 export interface FileRunOptions {
   threads: number
-  /** Feed the bytes as an async iterable (64 KiB chunks) instead of a file path. */
-  stream?: boolean
+  /**
+   * Feed the bytes as an async iterable instead of a file path: in 64 KiB chunks, or with the
+   * first byte alone in the first chunk, or after an empty chunk (as network streams may).
+   */
+  stream?: StreamShape
   /** Blank lines appended to the input (they change no outcome; see `CorpusCase.pad`). */
   padBlankLines?: number
   minRangeBytes?: number
@@ -58,9 +69,10 @@ export async function runFile(
   const rejectsPath = join(dir, 'rejects.csv')
   const bytes = paddedBytes(c, options.padBlankLines)
   writeFileSync(inputPath, bytes)
-  const input = options.stream
+  const shape = options.stream
+  const input = shape
     ? (async function* () {
-        for (const chunk of chunksOf(bytes, 64 * 1024)) yield chunk
+        for (const chunk of streamChunks(bytes, shape)) yield chunk
       })()
     : inputPath
   let observed: Observed

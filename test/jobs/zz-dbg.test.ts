@@ -24,5 +24,13 @@ it('dbg', async () => {
   log('kill'); await server.kill(); log('start'); await server.start(); log('started')
   await runner.succeed(job.id); log('succeeded called')
   for (let i = 0; i < 20; i++) { const t = Date.now(); const j = await worker.get(job.id); log('get', j?.status, Date.now() - t); if (j?.status === 'succeeded') break; await new Promise(r => setTimeout(r, 500)) }
-  log('closing'); await worker.close(); log('closed'); await server.stop()
+  log('closing')
+  const w = worker as any
+  const started = w.started
+  const t0 = setTimeout(() => log('still closing worker; active', started.processor.activeIds), 3000)
+  await w.stop({ drain: false }); log('stopped worker')
+  const c = w.connected
+  await c.queueEvents.close(); log('qe closed')
+  await c.queue.close(); log('queue closed')
+  await c.client.quit(); log('quit'); await server.stop()
 }, 60000)
