@@ -2,6 +2,7 @@
  * `tally aggregate INPUT`: the engine on the command line. Output to a file (written
  * atomically) or to stdout; a progress bar on stderr when it is a terminal; one summary line.
  */
+import { statSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import type { Command } from 'commander'
 import { type AggregateInput, aggregate, ON_ERRORS, ORDERS } from '../engine/index.js'
@@ -42,6 +43,13 @@ export function registerAggregate(program: Command): void {
 async function runAggregate(input: string, options: AggregateCommandOptions): Promise<void> {
   const bar = options.quiet ? undefined : createProgressBar(process.stderr)
   const started = performance.now()
+  if (input !== '-' && statSync(input).isDirectory()) {
+    throw Object.assign(new Error(`${input} is a directory`), {
+      code: 'EISDIR',
+      syscall: 'open',
+      path: input,
+    })
+  }
   const source: AggregateInput = input === '-' ? process.stdin : input
   try {
     const summary = await aggregate(source, options.output ?? process.stdout, {

@@ -22,6 +22,14 @@ export async function runCommand(body: () => Promise<void>): Promise<void> {
   }
 }
 
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory, expected a file',
+  ENOSPC: 'no space left on the device',
+  ENOTDIR: 'a part of the path is not a directory',
+}
+
 export function reportError(error: unknown): number {
   if (isEngineError(error)) {
     process.stderr.write(`tally: ${error.code}: ${error.message}\n`)
@@ -29,9 +37,10 @@ export function reportError(error: unknown): number {
   }
   const e = error as NodeJS.ErrnoException
   if (e && typeof e.code === 'string' && typeof e.syscall === 'string') {
-    const what =
-      e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code
-    process.stderr.write(`tally: ${e.path ?? e.syscall}: ${what}\n`)
+    const what = ERRNO_WORDS[e.code] ?? e.code
+    // An output is written under a temporary name first: name the file the user asked for.
+    const path = (e.path ?? e.syscall).replace(/\.tally-[0-9a-f]+\.partial$/, '')
+    process.stderr.write(`tally: ${path}: ${what}\n`)
     return EXIT_IO
   }
   process.stderr.write(`tally: unexpected error: ${e instanceof Error ? e.message : String(e)}\n`)

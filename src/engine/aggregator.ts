@@ -193,7 +193,9 @@ export class Aggregator {
     this.stageOrder = new Int32Array(stageRows)
     this.stageCounts = new Int32Array(partitions + 1)
     if (options.layout) this.useLayout(options.layout)
-    this.scanner = new RowScanner(options.layout ? options.layout.fieldCount : 64, !options.layout)
+    this.scanner = options.layout
+      ? new RowScanner(options.layout.fieldCount)
+      : new RowScanner(64, true, MAX_HEADER_FIELDS + 1)
   }
 
   /** The header's layout, once read (or as given). */
@@ -326,11 +328,11 @@ export class Aggregator {
     if (!final && !this.stopped) {
       const pending = tail - pos
       if (pending > this.maxRowBytes) {
-        throw new EngineError(
-          'CSV_ROW_TOO_LARGE',
-          `line ${this.line}: a row is longer than ${this.maxRowBytes} bytes (is a quote left open?)`,
-          { line: this.line },
-        )
+        const reason = `a row is longer than ${this.maxRowBytes} bytes (is a quote left open?)`
+        throw new EngineError('CSV_ROW_TOO_LARGE', rowErrorMessage(this.line, undefined, reason), {
+          line: this.line,
+          reason,
+        })
       }
       // Scan a long unfinished row again only when twice as many bytes are here.
       this.retryAt = pending > 64 * 1024 ? tail + pending : 0

@@ -32,15 +32,12 @@ export const strictDecoder = new TextDecoder('utf-8', { fatal: true })
 export const textEncoder = new TextEncoder()
 
 export function isValidUtf8(buf: Uint8Array, start: number, end: number): boolean {
-  // Fast path: plain ASCII without NUL needs no decoder.
+  // NUL is valid UTF-8 but not a value we accept; plain ASCII needs no decoder.
   let ascii = true
   for (let i = start; i < end; i++) {
     const b = buf[i]!
     if (b === 0) return false
-    if (b >= 0x80) {
-      ascii = false
-      break
-    }
+    if (b >= 0x80) ascii = false
   }
   if (ascii) return true
   try {

@@ -155,17 +155,26 @@ async function spoolInput(
 /** The bytes of a stream, decompressed when they start with the gzip magic number. */
 async function* gunzipIfNeeded(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]()
-  const first = await iterator.next()
-  if (first.done) return
+  // The magic number is two bytes: gather chunks until there are two (or the stream ends).
+  const head: Uint8Array[] = []
+  let headBytes = 0
+  while (headBytes < 2) {
+    const next = await iterator.next()
+    if (next.done) break
+    head.push(next.value)
+    headBytes += next.value.length
+  }
+  if (headBytes === 0) return
+  const first = Buffer.concat(head)
   async function* all() {
-    yield first.value
+    yield first
     for (;;) {
       const next = await iterator.next()
       if (next.done) return
       yield next.value
     }
   }
-  if (first.value[0] === 0x1f && first.value[1] === 0x8b) {
+  if (first[0] === 0x1f && first[1] === 0x8b) {
     yield* Readable.from(all()).pipe(createGunzip())
   } else {
     yield* all()
@@ -184,6 +193,13 @@ async function aggregatePlainFile(
   const handle = await open(path, 'r')
   const size = (await handle.stat()).size
   await handle.close()
+  const limit = options.maxInputBytes ?? Number.POSITIVE_INFINITY
+  if (size > limit) {
+    throw new EngineError(
+      'INPUT_TOO_LARGE',
+      `the input is ${size} bytes, more than the ${limit} allowed`,
+    )
+  }
   const outputSink = new FileSink(output, tempDir)
   const rejectsSink =
     options.rejects === undefined ? undefined : new FileSink(options.rejects, tempDir)

@@ -42,7 +42,11 @@ export class RowScanner {
   /** Index of the field where `error` was found. */
   errorField = -1
 
-  constructor(capacity: number, growable = false) {
+  /** With `growable`, the most fields recorded (more are only counted). */
+  readonly maxFields: number
+
+  constructor(capacity: number, growable = false, maxFields = capacity) {
+    this.maxFields = maxFields
     this.starts = new Int32Array(capacity)
     this.ends = new Int32Array(capacity)
     this.quoting = new Uint8Array(capacity)
@@ -155,7 +159,9 @@ export class RowScanner {
         if (p >= end && !final) return SCAN_NEED_MORE
         if (quoting === UNQUOTED) fieldEnd = p
       }
-      if (fieldCount >= this.starts.length && this.growable) this.grow()
+      if (fieldCount >= this.starts.length && this.growable && fieldCount < this.maxFields) {
+        this.grow()
+      }
       if (fieldCount < this.starts.length) {
         this.starts[fieldCount] = fieldStart
         this.ends[fieldCount] = fieldEnd!
@@ -232,7 +238,7 @@ export class RowScanner {
       if (c === QUOTE) return false
       p++
     }
-    if (fieldCount >= capacity && this.growable) return false
+    if (fieldCount >= capacity && this.growable && fieldCount < this.maxFields) return false
     if (fieldCount < capacity) {
       starts[fieldCount] = fieldStart
       ends[fieldCount] = this.rowEnd

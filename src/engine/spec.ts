@@ -46,8 +46,9 @@ export const DEFAULT_TOTAL_COLUMN = 'Total Number of Plays for Date'
 
 const MAX_GROUP_COLUMNS = 8
 
+/** Column names match trimmed of spaces and tabs (as unquoted fields are), case-insensitively. */
 export function normalizeColumnName(name: string): string {
-  return name.trim().toLowerCase()
+  return name.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase()
 }
 
 export function createSpec(options: AggregateOptions = {}): AggregateSpec {

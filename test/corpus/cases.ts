@@ -394,6 +394,7 @@ export const CASES: readonly CorpusCase[] = [
     bytes: raw(lines(H, 'Umb\0rella,2020-01-01,1', 'B,2020-01-01,2')),
     expect: rejecting(out('B,2020-01-01,2'), [2, 'CSV_BAD_TEXT']),
   },
+  // Engine bug when written: the NUL check stops at the first non-ASCII byte (bytes.ts isValidUtf8).
   {
     name: 'nul-after-non-ascii-in-song',
     about: 'a NUL byte in a song that also holds non-ASCII text',
@@ -581,6 +582,7 @@ export const CASES: readonly CorpusCase[] = [
     ),
     expect: ok(out(`${TEN_MB_SONG},2020-01-01,8`)),
   },
+  // Engine bug when written: on the threaded path the error's line is counted from the range start.
   {
     name: 'row-too-large-open-quote',
     about: 'a quote left open followed by 3 MiB: past maxRowBytes (1 MiB here) the run stops',
@@ -977,6 +979,7 @@ export const CASES: readonly CorpusCase[] = [
     cli: fatal('CSV_EMPTY_FILE'),
     reference: false,
   },
+  // Engine bug when written: maxInputBytes is enforced on gzip and streams, not on a plain file path.
   {
     name: 'plain-over-input-limit',
     about: 'a plain (not gzip) file larger than maxInputBytes (100 bytes in the file tests)',

@@ -8,10 +8,11 @@
  * stack trace. Nothing is left in the temporary directory (TMPDIR points at a fresh one, shared
  * by the runs).
  *
- * Every case runs with `--on-error skip`; a third of them (and every case whose two policies
- * differ in kind, success against failure, is not enough of a reason) also with `--on-error
- * fail`, to stay within about a minute: the processes run 4 at a time, before the tests read
- * their results.
+ * Every case runs with `--on-error skip`, every third case also with `--on-error fail`, to stay
+ * within about a minute: the processes run 4 at a time, before the tests read their results.
+ *
+ * Also the command's other answers: exit 2 for bad usage, exit 3 with one line naming the
+ * user's path for I/O problems.
  */
 import { execFile } from 'node:child_process'
 import {
@@ -78,6 +79,28 @@ function runCli(run: CliRun, index: number): Promise<CliResult> {
   const args = ['--import', 'tsx', MAIN, 'aggregate', input, '--on-error', run.policy]
   args.push('--rejects', rejects, '-o', output, '--threads', '2')
   if (run.c.order) args.push('--order', run.c.order)
+  return spawnCli(args).then((r) => {
+    const known = new Set([run.c.fileName ?? 'input.csv', 'out.csv', 'rejects.csv'])
+    const result: CliResult = {
+      ...r,
+      output: existsSync(output) ? readFileSync(output, 'utf8') : undefined,
+      rejects: existsSync(rejects) ? readFileSync(rejects, 'utf8') : undefined,
+      strayFiles: readdirSync(dir).filter((name) => !known.has(name)),
+    }
+    // The inputs of the large cases are tens of megabytes: drop each run's files at once.
+    rmSync(input, { force: true })
+    return result
+  })
+}
+
+interface Spawned {
+  exitCode: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+}
+
+function spawnCli(args: string[]): Promise<Spawned> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -89,21 +112,66 @@ function runCli(run: CliRun, index: number): Promise<CliResult> {
         maxBuffer: 1024 * 1024,
       },
       (error, stdout, stderr) => {
-        const known = new Set([run.c.fileName ?? 'input.csv', 'out.csv', 'rejects.csv'])
         resolve({
           exitCode: error ? (typeof error.code === 'number' ? error.code : null) : 0,
           signal: error?.signal ?? null,
           stdout,
           stderr,
-          output: existsSync(output) ? readFileSync(output, 'utf8') : undefined,
-          rejects: existsSync(rejects) ? readFileSync(rejects, 'utf8') : undefined,
-          strayFiles: readdirSync(dir).filter((name) => !known.has(name)),
         })
-        // The inputs of the large cases are tens of megabytes: drop each run's files at once.
-        rmSync(input, { force: true })
       },
     )
   })
+}
+
+/** A command line that is not a corpus input: bad usage, or a path that cannot be used. */
+interface OtherRun {
+  name: string
+  /** The arguments after `aggregate`, given a directory holding `good.csv`. */
+  args: (dir: string) => string[]
+  exitCode: 2 | 3
+  /** For I/O errors: the path the one-line message must name. */
+  names?: (dir: string) => string
+}
+
+const OTHER_RUNS: OtherRun[] = [
+  { name: 'usage: --threads 0', args: (d) => [join(d, 'good.csv'), '--threads', '0'], exitCode: 2 },
+  { name: 'usage: an unknown option', args: (d) => [join(d, 'good.csv'), '--bogus'], exitCode: 2 },
+  { name: 'usage: no input argument', args: () => [], exitCode: 2 },
+  {
+    name: 'usage: --on-error maybe',
+    args: (d) => [join(d, 'good.csv'), '--on-error', 'maybe'],
+    exitCode: 2,
+  },
+  {
+    name: 'I/O: the input does not exist',
+    args: (d) => [join(d, 'missing.csv'), '-o', join(d, 'out.csv')],
+    exitCode: 3,
+    names: (d) => join(d, 'missing.csv'),
+  },
+  {
+    name: 'I/O: the input is a directory',
+    args: (d) => [d, '-o', join(d, 'out.csv')],
+    exitCode: 3,
+    names: (d) => d,
+  },
+  {
+    name: 'I/O: the output directory does not exist',
+    args: (d) => [join(d, 'good.csv'), '-o', join(d, 'no-such-dir', 'out.csv')],
+    exitCode: 3,
+    names: (d) => join(d, 'no-such-dir', 'out.csv'),
+  },
+]
+
+const otherResults = new Map<OtherRun, Spawned & { dir: string }>()
+
+function runOther(run: OtherRun, index: number): Promise<Spawned & { dir: string }> {
+  const dir = join(root, `other-${index}`)
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'good.csv'), 'Song,Date,Number of Plays\nA,2020-01-01,1\n')
+  return spawnCli(['--import', 'tsx', MAIN, 'aggregate', ...run.args(dir), '-q']).then((r) => ({
+    ...r,
+    dir,
+  }))
 }
 
 beforeAll(async () => {
@@ -118,6 +186,13 @@ beforeAll(async () => {
   )
   RUNS.forEach((run, i) => {
     results.set(run, done[i]!)
+  })
+  const others = await inPool(
+    CONCURRENCY,
+    OTHER_RUNS.map((run, i) => () => runOther(run, i)),
+  )
+  OTHER_RUNS.forEach((run, i) => {
+    otherResults.set(run, others[i]!)
   })
 }, 300_000)
 
@@ -187,6 +262,22 @@ describe('bad-input corpus: the CLI', () => {
         observed = { ok: true, csv: r.output!, rejects: rejectsOfFile(r.rejects!) }
       }
       expectOutcome(observed, expected, label)
+    })
+  }
+})
+
+describe('the CLI: usage and I/O errors', () => {
+  for (const run of OTHER_RUNS) {
+    it(`${run.name}: exit ${run.exitCode}`, () => {
+      const r = otherResults.get(run)!
+      expect(r.stderr, 'no stack trace on stderr').not.toContain('    at ')
+      expect(r.exitCode, `exit code; stderr: ${r.stderr}`).toBe(run.exitCode)
+      if (run.names) {
+        const path = run.names(r.dir)
+        expect(r.stderr, 'one line "tally: ..." on stderr').toMatch(/^tally: [^\n]+\n$/)
+        expect(r.stderr, 'the message names the path given').toContain(path)
+        expect(r.stderr, 'the message does not name a temporary file').not.toContain('.partial')
+      }
     })
   }
 })

@@ -8,9 +8,9 @@
  * Starting threads costs a few hundred milliseconds, so each case runs under one policy,
  * alternating (the other policy runs on the calling thread in engine.corpus.file.test.ts).
  */
-import { describe, it } from 'vitest'
+import { afterAll, describe, it } from 'vitest'
 import { CASES, type CorpusCase, POLICIES } from './cases.js'
-import { runFile } from './file-run.js'
+import { removeRunDirectories, runFile } from './file-run.js'
 import { expectOutcome } from './support.js'
 
 const PAD_LINES = 70_000
@@ -19,6 +19,8 @@ const isGzip = (bytes: Uint8Array) => bytes[0] === 0x1f && bytes[1] === 0x8b
 /** Small plain inputs whose outcome does not change with blank lines at the end. */
 const eligible = (c: CorpusCase) =>
   c.pad !== false && !isGzip(c.bytes()) && c.bytes().length < 64 * 1024 && c.limits === undefined
+
+afterAll(removeRunDirectories)
 
 describe('bad-input corpus: aggregate() with 2 threads (inputs padded with blank lines)', () => {
   CASES.filter(eligible).forEach((c, i) => {

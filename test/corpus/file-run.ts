@@ -10,6 +10,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -43,12 +44,18 @@ export interface FileRunOptions {
 let root: string | undefined
 let runs = 0
 
-/** A fresh directory under one root per test file (the OS removes it; it holds small files). */
+/** A fresh directory under one root per test file (see `removeRunDirectories`). */
 function freshDir(): string {
   root ??= mkdtempSync(join(tmpdir(), 'tally-corpus-'))
   const dir = join(root, `run-${++runs}`)
   mkdirSync(join(dir, 'temp'), { recursive: true })
   return dir
+}
+
+/** Removes every run's directory: call it once the test file is done. */
+export function removeRunDirectories(): void {
+  if (root) rmSync(root, { recursive: true, force: true, maxRetries: 3 })
+  root = undefined
 }
 
 export function paddedBytes(c: CorpusCase, blankLines: number | undefined): Uint8Array {

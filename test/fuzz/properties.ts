@@ -13,12 +13,28 @@
  *    rejects and counts are exactly the reference's.
  * 3. Generated CSV files as they are: equal to the reference whole, in a random chunking and
  *    one byte at a time.
+ * 4. The file API with worker threads (slow: a few cases only): a generated CSV repeated past
+ *    64 KiB, cut into small ranges for 2 to 4 threads, sometimes with a memory budget so small
+ *    that the groups spill to disk, gives exactly what `aggregateSync` gives for the same bytes
+ *    (output, rejected lines and codes, or the error), and leaves no temporary file.
  */
 
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import fc from 'fast-check'
 import {
   type AggregateSummary,
+  aggregate,
   aggregateSync,
   FILE_ERROR_CODES,
   isEngineError,
@@ -471,27 +487,147 @@ export function checkValidCsv([csv, seed]: [GeneratedCsv, number]): void {
   checkSameInChunks('chunks of 1 byte', chunksOf(csv.bytes, 1), csv.options, whole)
 }
 
+// ---------------------------------------------------------------------------------------------
+// The file API with threads
+
+export interface FileApiInput {
+  csv: GeneratedCsv
+  copies: number
+  threads: number
+  spill: boolean
+  [fc.toStringMethod]: () => string
+}
+
+export const fileApiInput: fc.Arbitrary<FileApiInput> = fc
+  .record({
+    csv: generatedCsv(),
+    copies: fc.integer({ min: 1, max: 3 }),
+    threads: fc.integer({ min: 2, max: 4 }),
+    spill: fc.boolean(),
+  })
+  .map((input) => ({
+    ...input,
+    [fc.toStringMethod]: () =>
+      `{ csv: ${fc.stringify(input.csv)}, copies: ${input.copies}, threads: ${input.threads}, spill: ${input.spill} }`,
+  }))
+
+/** At least 64 KiB (so that `aggregate()` uses its threads): `csv` repeated, each copy after LF. */
+export function repeatedPast64KiB(bytes: Uint8Array, copies: number): Buffer {
+  const unit = Buffer.concat([Buffer.from(bytes), Buffer.from('\n')])
+  const times = Math.max(copies, Math.ceil((64 * 1024 + 1) / unit.length) * copies)
+  return Buffer.concat(Array.from({ length: times }, () => unit))
+}
+
+let fileRoot: string | undefined
+let fileRuns = 0
+
+/** The reduced outcome: output and rejects (line, code), or the error's code and line. */
+type Reduced =
+  | { csv: string; rejects: [number, string][] }
+  | { error: string; line: number | undefined }
+
+export async function checkFileApi(input: FileApiInput): Promise<void> {
+  const bytes = repeatedPast64KiB(input.csv.bytes, input.copies)
+  const options = input.csv.options
+  const sync = runEngine(bytes, options)
+  const expected: Reduced = sync.ok
+    ? { csv: sync.csv, rejects: sync.rejects.map((r) => [r.line, r.code]) }
+    : { error: sync.code, line: sync.line }
+  fileRoot ??= mkdtempSync(join(tmpdir(), 'tally-fuzz-file-'))
+  const dir = join(fileRoot, `run-${++fileRuns}`)
+  const tempDir = join(dir, 'temp')
+  mkdirSync(tempDir, { recursive: true })
+  const path = join(dir, 'input.csv')
+  const out = join(dir, 'out.csv')
+  const rejects = join(dir, 'rejects.csv')
+  writeFileSync(path, bytes)
+  let actual: Reduced
+  try {
+    await aggregate(path, out, {
+      ...options,
+      rejects,
+      threads: input.threads,
+      minRangeBytes: 4096,
+      memoryMb: input.spill ? 0.01 : undefined,
+      tempDir,
+    })
+    const rows = readFileSync(rejects, 'latin1').split('\n')
+    actual = {
+      csv: readFileSync(out, 'utf8'),
+      // Line and code are the first two fields of a rejects row; neither is ever quoted.
+      rejects: sync.ok
+        ? sync.rejects.length === 0
+          ? []
+          : rows
+              .slice(1)
+              .filter((row) => /^\d+,CSV_[A-Z_]+,/.test(row))
+              .map((row) => {
+                const [line, code] = row.split(',', 2)
+                return [Number(line), code!]
+              })
+        : [],
+    }
+  } catch (error) {
+    if (!isEngineError(error))
+      fail(`aggregate() threw a non-EngineError: ${(error as Error)?.stack}`)
+    actual = { error: error.code, line: error.line }
+    if (existsSync(out) || existsSync(rejects)) fail('an output or rejects file after a failure')
+  }
+  const leftovers = readdirSync(tempDir)
+  rmSync(dir, { recursive: true, force: true })
+  if (!isDeepStrictEqual(actual, expected)) {
+    fail(`aggregate() with ${input.threads} threads differs from aggregateSync`, {
+      actual,
+      expected,
+    })
+  }
+  if (leftovers.length > 0) fail('temporary files left behind', leftovers)
+}
+
+/** Removes the file property's temporary directory. */
+export function cleanUpFileRuns(): void {
+  if (fileRoot) rmSync(fileRoot, { recursive: true, force: true, maxRetries: 3 })
+  fileRoot = undefined
+}
+
 export interface NamedProperty {
   name: string
   /** Share of the runs this property gets in the long run. */
   share: number
-  property: () => fc.IProperty<[FuzzInput]> | fc.IProperty<[[GeneratedCsv, number]]>
+  property: () => fc.IProperty<[unknown]> | fc.IAsyncProperty<[unknown]>
+}
+
+/** A synchronous property over `arbitrary`, with the input type erased for a common list. */
+function property<T>(
+  arbitrary: fc.Arbitrary<T>,
+  check: (input: T) => void,
+): fc.IProperty<[unknown]> {
+  return fc.property(arbitrary as fc.Arbitrary<unknown>, (input) => check(input as T))
 }
 
 export const PROPERTIES: readonly NamedProperty[] = [
   {
     name: 'arbitrary bytes',
     share: 0.4,
-    property: () => fc.property(arbitraryBytesInput, checkArbitraryBytes),
+    property: () => property(arbitraryBytesInput, checkArbitraryBytes),
   },
   {
     name: 'mutated valid files',
     share: 0.4,
-    property: () => fc.property(mutatedCsvInput, checkMutatedCsv),
+    property: () => property(mutatedCsvInput, checkMutatedCsv),
   },
   {
     name: 'valid files',
     share: 0.2,
-    property: () => fc.property(validCsvInput, checkValidCsv),
+    property: () => property(validCsvInput, checkValidCsv),
+  },
+  {
+    name: 'file API with threads',
+    // Each case starts worker threads (a few hundred milliseconds).
+    share: 0.002,
+    property: () =>
+      fc.asyncProperty(fileApiInput as fc.Arbitrary<unknown>, (input) =>
+        checkFileApi(input as FileApiInput),
+      ),
   },
 ]
