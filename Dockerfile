@@ -11,7 +11,7 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 # `prepare` (the build) needs the sources, copied below; native addons are built explicitly.
 RUN npm ci --ignore-scripts --no-audit --no-fund \
-  && npm rebuild better-sqlite3 esbuild
+  && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src

@@ -24,10 +24,16 @@ import { swaggerPlugin } from './plugins/swagger.js'
 import { healthRoutes } from './routes/health.js'
 import { jobRoutes } from './routes/jobs/index.js'
 import { rootRoutes } from './routes/root.js'
+import { tusRoutes } from './tus/index.js'
+import { TusUploads } from './tus/tus-uploads.js'
 import type { AppDeps, HttpApp } from './types.js'
 import { UploadService } from './upload/upload-service.js'
 
 /** Requests per key (or address) per minute when not configured otherwise. */
+/** Unfinished tus uploads are kept this long, then removed (tus expiration extension). */
+const DEFAULT_UPLOAD_EXPIRY_MS = 24 * 60 * 60 * 1000
+const UPLOAD_CLEANUP_INTERVAL_MS = 10 * 60 * 1000
+
 const DEFAULT_RATE_LIMIT = { max: 6000, timeWindowMs: 60_000 }
 
 export async function buildApp(deps: AppDeps): Promise<HttpApp> {
@@ -50,6 +56,12 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     retryAfterSeconds: http.retryAfterSeconds ?? 10,
   })
 
+  const tus = new TusUploads({
+    dataDir: config.dataDir,
+    maxUploadBytes: config.maxUploadBytes,
+    expiryMs: http.uploadExpiryMs ?? DEFAULT_UPLOAD_EXPIRY_MS,
+  })
+
   await app.register(errorHandlerPlugin)
   await app.register(securityPlugin, { corsOrigins: http.corsOrigins })
   await app.register(authPlugin, { apiKeys: config.apiKeys })
@@ -69,7 +81,9 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     storage,
     uploads,
     sseHeartbeatMs: http.sseHeartbeatMs ?? 15_000,
+    tus,
   })
+  await app.register(tusRoutes, { tus, cleanupIntervalMs: UPLOAD_CLEANUP_INTERVAL_MS })
   const compat = { jobs, storage, uploads }
   await app.register(compatA, compat)
   await app.register(compatB, compat)

@@ -27,6 +27,8 @@ export interface HttpOptions {
   freeDiskBytes?: (path: string) => Promise<number>
   /** SSE comment lines keep idle proxies from closing the stream. Default 15 000. */
   sseHeartbeatMs?: number
+  /** Unfinished tus uploads older than this are removed. Default 24 hours. */
+  uploadExpiryMs?: number
 }
 
 export interface AppDeps {

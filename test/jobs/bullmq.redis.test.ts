@@ -2,7 +2,7 @@
  * The BullMQ backend on a real redis-server: the JobBackend contract, then what only a
  * distributed backend has to get right.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createReadStream, createWriteStream } from 'node:fs'
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { Queue } from 'bullmq'
+import { Queue, UnrecoverableError, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { generateSongPlays } from '../../src/cli/generate-data.js'
@@ -32,6 +32,7 @@ import { ScriptedRunner, until } from '../contracts/scripted-runner.js'
 import type { WorkerProcessSettings } from '../support/bullmq-worker-process.js'
 import { DESIGN_INPUT, DESIGN_OUTPUT } from '../support/design-example.js'
 import { type RedisServer, startRedisServer } from '../support/redis-server.js'
+import { spawnTied } from '../support/tied-process.js'
 
 let redis: RedisServer
 
@@ -210,7 +211,7 @@ describe('BullmqJobBackend', () => {
     const api = backend()
     await api.init()
     const job = await api.submit({ input: await upload(DESIGN_INPUT) })
-    const queue = new Queue('jobs', { connection: { url: redis.url }, prefix })
+    const queue = new Queue('jobs', { connection: { host: '127.0.0.1', port: redis.port }, prefix })
     expect(await queue.remove(job.id)).toBe(1)
     await queue.close()
     const worker = backend()
@@ -218,6 +219,28 @@ describe('BullmqJobBackend', () => {
     await worker.start(engineRunner())
     await worker.reconcile(new Date(Date.now() + 60_000))
     expect((await finished(api, job.id)).status).toBe('succeeded')
+  })
+
+  it('marks failed a job BullMQ failed without a run recording it (it stalled too often)', async () => {
+    const api = backend()
+    await api.init()
+    const job = await api.submit({ input: await upload(DESIGN_INPUT) })
+    // What BullMQ does to a job past its stall limit: fail it without calling our processor.
+    const bullmq = new Worker(
+      'jobs',
+      async () => {
+        throw new UnrecoverableError('job stalled more than allowable limit')
+      },
+      { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix },
+    )
+    try {
+      expect(await finished(api, job.id, 10_000)).toMatchObject({
+        status: 'failed',
+        error: { code: 'INTERNAL', message: expect.stringContaining('interrupted') },
+      })
+    } finally {
+      await bullmq.close()
+    }
   })
 
   it('a worker killed with SIGKILL mid-job: another one completes it exactly once, with the exact output', async () => {
@@ -244,8 +267,8 @@ describe('BullmqJobBackend', () => {
       lockDurationMs: 2000,
       stalledIntervalMs: 1000,
     }
-    const first = startWorkerProcess({ ...settings, readBytesPerSecond: 8 * 1024 * 1024 })
-    const second = startWorkerProcess(settings)
+    const first = startWorkerProcess({ ...settings, readBytesPerSecond: 4 * 1024 * 1024 })
+    let second: WorkerProcess | undefined
     try {
       await first.waitFor('ready')
       const job = await api.submit({ input: { key: 'uploads/big', fileName: 'big.csv', bytes } })
@@ -253,6 +276,8 @@ describe('BullmqJobBackend', () => {
         if (event.type === 'status') statuses.push(event.job.status)
       })
       await first.waitFor('run-start', job.id)
+      // Only now: an idle second worker must not take the job first.
+      second = startWorkerProcess(settings)
       await second.waitFor('ready')
       await new Promise((r) => setTimeout(r, 300))
       first.child.kill('SIGKILL')
@@ -271,7 +296,7 @@ describe('BullmqJobBackend', () => {
       expect(statuses.filter((s) => s === 'succeeded')).toHaveLength(1)
     } finally {
       first.child.kill('SIGKILL')
-      await second.stop()
+      await second?.stop()
     }
   })
 })
@@ -382,7 +407,7 @@ interface WorkerProcess {
 
 function startWorkerProcess(settings: WorkerProcessSettings): WorkerProcess {
   const script = fileURLToPath(new URL('../support/bullmq-worker-process.ts', import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(settings)], {
+  const child = spawnTied(process.execPath, ['--import', 'tsx', script, JSON.stringify(settings)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const lines: WorkerProcess['lines'] = []

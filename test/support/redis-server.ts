@@ -3,11 +3,12 @@
  * by default, in its own temporary directory. `.ci/run` installs Debian's `redis-server`; without
  * it the tests fail at once saying so, rather than skipping.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawnTied } from './tied-process.js'
 
 export interface RedisServerOptions {
   /**
@@ -96,7 +97,7 @@ async function launch(
     '--daemonize',
     'no',
   ]
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawnTied('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

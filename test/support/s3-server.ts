@@ -4,13 +4,14 @@
  * REST API over HTTP with SigV4 checks, multipart uploads, ranged GETs and ListObjectsV2, which is
  * what the adapter uses; it needs nothing downloaded at run time.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
+import { spawnTied } from './tied-process.js'
 
 /** s3rver's built-in account. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
@@ -35,7 +36,7 @@ export async function startS3Server(): Promise<S3Server> {
     process.stdout.write(JSON.stringify({ port }) + '\\n')
     process.on('SIGTERM', () => server.close().finally(() => process.exit(0)))
   `
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir], {
+  const child = spawnTied(process.execPath, ['--input-type=module', '-e', script, dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let port: number

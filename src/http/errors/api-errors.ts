@@ -15,6 +15,8 @@ export const HTTP_ERRORS = {
   CHUNK_INVALID: { status: 400, title: 'Invalid upload chunk' },
   UNAUTHORIZED: { status: 401, title: 'API key missing or not valid' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  UPLOAD_NOT_FOUND: { status: 404, title: 'No such upload' },
+  UPLOAD_NOT_FINISHED: { status: 409, title: 'Upload not finished' },
   JOB_FAILED: { status: 409, title: 'Job failed: it has no result' },
   JOB_CANCELED: { status: 409, title: 'Job canceled: it has no result' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },

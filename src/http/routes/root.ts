@@ -1,11 +1,26 @@
 /**
- * `GET /`: for a browser (Accept: text/html) a placeholder page until the web UI lands; for
- * everyone else (and earlier clients, set A) the JSON message that the service runs.
+ * `GET /`: for a browser (Accept: text/html) the web UI built by Vite into `dist/web` (or a
+ * short page when it was not built); for everyone else (and earlier clients, set A) the JSON
+ * message that the service runs. The UI's bundles are under `/assets/`.
  */
+import { readFile } from 'node:fs/promises'
+import { extname, join } from 'node:path'
 import { type Static, Type } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { RootMessageSchema } from '../schemas/service.js'
 import type { HttpApp } from '../types.js'
+
+/** `dist/web` both from `src/http/routes` (tsx, tests) and `dist/http/routes` (built). */
+export const WEB_DIR = join(import.meta.dirname, '../../../dist/web')
+
+const ASSET_NAME = /^[\w.-]+$/
+const ASSET_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+}
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -26,6 +41,8 @@ export async function rootRoutes(app: HttpApp): Promise<void> {
   app.get(
     '/',
     {
+      // The page must load before anyone can type a key into it; it holds no data.
+      config: { public: true },
       schema: {
         tags: ['service'],
         summary: 'Service message (JSON), or the web page for browsers',
@@ -36,10 +53,40 @@ export async function rootRoutes(app: HttpApp): Promise<void> {
       },
     },
     async (request, reply) => {
-      if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(PAGE)
+      if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(await page())
       return { message: ROOT_MESSAGE }
     },
   )
+
+  app.get<{ Params: { name: string } }>(
+    '/assets/:name',
+    { config: { public: true }, schema: { hide: true } },
+    async (request, reply) => {
+      const { name } = request.params
+      const type = ASSET_TYPES[extname(name)]
+      if (!ASSET_NAME.test(name) || type === undefined) return reply.callNotFound()
+      let body: Buffer
+      try {
+        body = await readFile(join(WEB_DIR, 'assets', name))
+      } catch {
+        return reply.callNotFound()
+      }
+      // Vite puts a content hash in every asset name: the file never changes.
+      return reply
+        .type(type)
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .send(body)
+    },
+  )
+}
+
+/** The built UI, or the placeholder when `npm run build` has not made it. */
+async function page(): Promise<string> {
+  try {
+    return await readFile(join(WEB_DIR, 'index.html'), 'utf8')
+  } catch {
+    return PAGE
+  }
 }
 
 function wantsHtml(request: FastifyRequest): boolean {

@@ -1,8 +1,8 @@
 /**
  * The JobBackend on BullMQ and Redis, for running jobs on `tally worker`s on any number of
- * machines. Roles as in BullMQ (G5): a `Queue` takes submissions, a `Worker` (only once
- * `start()` is called) runs them through `JobProcessor`, and `QueueEvents` brings every change
- * made by any process to this one's subscribers.
+ * machines. Roles as in BullMQ (G5): a `Queue` takes submissions, a `Worker` (`job-worker.ts`,
+ * only once `start()` is called) runs them through `JobProcessor`, and `QueueEvents` brings
+ * every change made by any process to this one's subscribers.
  *
  * The job records (`job-records.ts`) hold the Job model, so `get`, `list` and `counts` answer
  * from any process; BullMQ's job carries only the id and drives runs, retries with backoff, and
@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { Queue, QueueEvents, type QueueEventsListener, Worker } from 'bullmq'
+import { Queue, QueueEvents, type QueueEventsListener } from 'bullmq'
 import type { Redis } from 'ioredis'
 import type { Storage } from '../../storage/storage.js'
 import {
@@ -46,9 +46,16 @@ import {
   reconcile,
   sweepExpired,
 } from './job-maintenance.js'
-import { JobProcessor, type QueuedJobData } from './job-processor.js'
+import type { QueuedJobData } from './job-processor.js'
 import { JobRecords, jobFromEvent } from './job-records.js'
-import { createRedisClient, waitUntilReady } from './redis-client.js'
+import { JobWorker } from './job-worker.js'
+import {
+  CLOSE_WAIT_MS,
+  createRedisClient,
+  settleWithin,
+  untilReconnected,
+  waitUntilReady,
+} from './redis-client.js'
 
 export interface BullmqJobBackendOptions {
   /**
@@ -99,18 +106,12 @@ interface Connected {
   records: JobRecords
 }
 
-interface Started {
-  worker: Worker<QueuedJobData>
-  processor: JobProcessor
-  timers: NodeJS.Timeout[]
-}
-
 export class BullmqJobBackend implements JobBackend {
   private readonly origin = randomUUID()
   private readonly events = new EventEmitter()
   private readonly logger: Logger
   private connected: Connected | undefined
-  private started: Started | undefined
+  private started: JobWorker | undefined
 
   constructor(private readonly options: BullmqJobBackendOptions) {
     if (!options.connection && !options.redisUrl) {
@@ -161,10 +162,13 @@ export class BullmqJobBackend implements JobBackend {
       queueEvents.on<FeedListener>('tally.job', (args: Record<string, string>) =>
         this.onChangeElsewhere(args),
       )
+      // BullMQ failed a job on its own (it stalled too often): the record must say so too.
       queueEvents.on('failed', ({ jobId, failedReason }) => {
-        failInterrupted(this.maintenanceDeps(), jobId, failedReason).catch((error: unknown) => {
-          this.logger.error({ err: error, jobId }, 'could not record a failed BullMQ job')
-        })
+        Promise.resolve()
+          .then(() => failInterrupted(this.maintenanceDeps(), jobId, failedReason))
+          .catch((error: unknown) => {
+            this.logger.error({ err: error, jobId }, 'could not record a failed BullMQ job')
+          })
       })
       queueEvents.run().catch((error: unknown) => {
         this.logger.error({ err: error }, 'BullMQ events reader stopped')
@@ -184,9 +188,15 @@ export class BullmqJobBackend implements JobBackend {
     const connected = this.connected
     if (!connected) return
     this.connected = undefined
-    await connected.queueEvents.close()
-    await connected.queue.close()
-    if (this.options.connection === undefined) await connected.client.quit().catch(() => {})
+    await untilReconnected(await connected.queueEvents.getBackend().client, CLOSE_WAIT_MS)
+    await settleWithin(connected.queueEvents.close(), CLOSE_WAIT_MS)
+    await settleWithin(connected.queue.close(), CLOSE_WAIT_MS)
+    if (this.options.connection === undefined) {
+      // QUIT waits for Redis to answer; without Redis, drop the connection instead.
+      if (!(await settleWithin(connected.client.quit(), CLOSE_WAIT_MS))) {
+        connected.client.disconnect()
+      }
+    }
   }
 
   async submit(submission: SubmitJob): Promise<Job> {
@@ -263,7 +273,7 @@ export class BullmqJobBackend implements JobBackend {
     this.emit('status', canceled.job)
     if (canceled.previous === 'running') {
       // Here: abort now. Elsewhere: that worker hears of it from the events stream.
-      this.started?.processor.abort(id, 'cancel')
+      this.started?.cancel(id)
     } else {
       // A worker that took it meanwhile finds the record canceled and does nothing.
       await queue.remove(id).catch(() => 0)
@@ -299,60 +309,31 @@ export class BullmqJobBackend implements JobBackend {
   async start(runner: JobRunner): Promise<void> {
     const { client, records } = this.open()
     if (this.started) return
-    const processor = new JobProcessor({
+    const o = this.options
+    this.started = await JobWorker.start({
+      client,
       records,
-      storage: this.options.storage,
       runner,
-      logger: this.logger,
-      progressIntervalMs: this.options.progressIntervalMs ?? 250,
-      emit: (type, job) => this.emit(type, job),
-    })
-    const maxAttempts = this.options.maxAttempts ?? 3
-    const worker = new Worker<QueuedJobData>(this.queueName, processor.process, {
-      connection: client,
+      queueName: this.queueName,
       prefix: this.prefix,
-      autorun: false,
-      concurrency: this.options.concurrency,
-      lockDuration: this.options.lockDurationMs ?? 30_000,
-      stalledInterval: this.options.stalledIntervalMs ?? 30_000,
-      // A job whose worker dies is run again, up to as many runs as a failing one gets.
-      maxStalledCount: Math.max(1, maxAttempts - 1),
+      storage: o.storage,
+      logger: this.logger,
+      concurrency: o.concurrency,
+      maxAttempts: o.maxAttempts ?? 3,
+      lockDurationMs: o.lockDurationMs ?? 30_000,
+      stalledIntervalMs: o.stalledIntervalMs ?? 30_000,
+      progressIntervalMs: o.progressIntervalMs ?? 250,
+      cancelPollMs: o.cancelPollMs ?? 1000,
+      maintenanceIntervalMs: o.maintenanceIntervalMs ?? 60_000,
+      emit: (type, job) => this.emit(type, job),
+      maintain: () => this.maintain(),
     })
-    worker.on('error', (error) => this.logger.warn({ err: error }, 'BullMQ worker error'))
-    const timers = [
-      setInterval(() => {
-        processor.checkActive().catch((error: unknown) => {
-          this.logger.warn({ err: error }, 'could not check running jobs for cancels')
-        })
-      }, this.options.cancelPollMs ?? 1000),
-      setInterval(() => {
-        this.maintain().catch((error: unknown) => {
-          this.logger.error({ err: error }, 'job maintenance failed')
-        })
-      }, this.options.maintenanceIntervalMs ?? 60_000),
-    ]
-    for (const timer of timers) timer.unref()
-    this.started = { worker, processor, timers }
-    worker.run().catch((error: unknown) => {
-      this.logger.error({ err: error }, 'BullMQ worker stopped')
-    })
-    await worker.waitUntilReady()
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
     const started = this.started
-    if (!started) return
     this.started = undefined
-    const { drain = true, graceMs = Number.POSITIVE_INFINITY } = options
-    for (const timer of started.timers) clearInterval(timer)
-    let grace: NodeJS.Timeout | undefined
-    if (!drain) started.processor.abortAll('shutdown')
-    else if (Number.isFinite(graceMs)) {
-      grace = setTimeout(() => started.processor.abortAll('shutdown'), graceMs)
-    }
-    // Waits for the running jobs: finished, or handed back to the queue once aborted.
-    await started.worker.close()
-    clearTimeout(grace)
+    await started?.stop(options)
   }
 
   /**
@@ -412,7 +393,7 @@ export class BullmqJobBackend implements JobBackend {
     if (args.origin === this.origin) return
     const job = jobFromEvent(args)
     if (!job) return
-    this.started?.processor.abortIfCanceled(job)
+    this.started?.heard(job)
     this.emit(args.type === 'progress' ? 'progress' : 'status', job)
   }
 

@@ -53,3 +53,50 @@ export function describeRedis(client: Redis): string {
   const { host, port, db, path } = client.options
   return path ? `${path} (db ${db ?? 0})` : `${host}:${port} (db ${db ?? 0})`
 }
+
+/** What `untilReconnected` needs of a client: ioredis's, or BullMQ's wrapper of one. */
+interface StatusClient {
+  status: string
+  once(event: 'ready', listener: () => void): unknown
+  off?(event: 'ready', listener: () => void): unknown
+  removeListener?(event: 'ready', listener: () => void): unknown
+}
+
+/**
+ * Waits (at most `timeoutMs`) for a client that lost its connection to get it back. ioredis never
+ * ends a connection told to disconnect while it waits to reconnect (the retry timer is cleared,
+ * no event follows), and BullMQ's `close()` disconnects its blocking connections first: closing
+ * a Worker or QueueEvents in that window would hang for ever.
+ */
+export async function untilReconnected(client: StatusClient, timeoutMs: number): Promise<void> {
+  if (client.status !== 'reconnecting' && client.status !== 'connecting') return
+  await new Promise<void>((resolve) => {
+    const onReady = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    const timer = setTimeout(() => {
+      ;(client.off ?? client.removeListener)?.call(client, 'ready', onReady)
+      resolve()
+    }, timeoutMs)
+    client.once('ready', onReady)
+  })
+}
+
+/** How long `close()` waits on each connection when Redis does not answer. */
+export const CLOSE_WAIT_MS = 2000
+
+/** True when `promise` settled within `ms`; its failure is not the closer's concern. */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const settled = promise.then(
+    () => true,
+    () => true,
+  )
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  const done = await Promise.race([settled, timeout])
+  clearTimeout(timer)
+  return done
+}

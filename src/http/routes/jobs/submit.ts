@@ -11,6 +11,8 @@ import { problems } from '../../schemas/common.js'
 import { MultipartUploadSchema, RawUploadQuerySchema } from '../../schemas/job-options.js'
 import { SubmittedJobSchema } from '../../schemas/job-view.js'
 import { jobPath, outputFilePath, toJobView } from '../../services/job-view.js'
+import { submitTusUpload, uploadJobBody } from '../../tus/submit-tus.js'
+import type { TusUploads } from '../../tus/tus-uploads.js'
 import type { HttpApp } from '../../types.js'
 import { submitMultipart, submitRaw } from '../../upload/submit-upload.js'
 import type { UploadService } from '../../upload/upload-service.js'
@@ -27,9 +29,11 @@ export const RAW_CONTENT_TYPES = [
 
 export interface SubmitDeps {
   uploads: UploadService
+  /** Finished tus uploads, for a JSON body `{"upload_id"}`. */
+  tus?: TusUploads
 }
 
-export async function submitRoute(app: HttpApp, { uploads }: SubmitDeps): Promise<void> {
+export async function submitRoute(app: HttpApp, { uploads, tus }: SubmitDeps): Promise<void> {
   // Leaves the body unread: the handler streams it (Fastify's "piping the request stream").
   // This plugin's own context: text/plain stays parsed as text elsewhere.
   app.removeContentTypeParser('text/plain')
@@ -43,11 +47,11 @@ export async function submitRoute(app: HttpApp, { uploads }: SubmitDeps): Promis
         tags: ['jobs'],
         summary: 'Upload a CSV and queue a job',
         description:
-          'multipart/form-data with a `file` field and option fields, or a raw CSV body (text/csv; gzip accepted) with the options in the query. Answers 202 at once; the header is checked first (422 when required columns are missing).',
+          'multipart/form-data with a `file` field and option fields, JSON `{"upload_id", "order", "on_error"}` naming a finished tus upload (see /uploads), or a raw CSV body (text/csv; gzip accepted) with the options in the query. Answers 202 at once; the header is checked first (422 when required columns are missing).',
         querystring: RawUploadQuerySchema,
         response: {
           202: SubmittedJobSchema,
-          ...problems(400, 401, 413, 415, 422, 429, 503, 507),
+          ...problems(400, 401, 404, 409, 413, 415, 422, 429, 503, 507),
         },
       },
     },
@@ -55,17 +59,24 @@ export async function submitRoute(app: HttpApp, { uploads }: SubmitDeps): Promis
       let job: Job
       if (request.isMultipart()) {
         job = await submitMultipart(request, reply, uploads, 'file', request.query)
+      } else if (tus && isJson(request)) {
+        job = await submitTusUpload(request, uploads, tus, uploadJobBody(request.body))
       } else if (isRawUpload(request)) {
         job = await submitRaw(request, reply, uploads, request.query)
       } else {
         throw new HttpError(
           'UNSUPPORTED_MEDIA_TYPE',
-          `send multipart/form-data with a "file" field, or the CSV itself as ${RAW_CONTENT_TYPES.join(', ')}`,
+          `send multipart/form-data with a "file" field, JSON {"upload_id": ...} naming a finished tus upload, or the CSV itself as ${RAW_CONTENT_TYPES.join(', ')}`,
         )
       }
       return reply.code(202).header('location', jobPath(job.id)).send(submittedView(job))
     },
   )
+}
+
+function isJson(request: FastifyRequest): boolean {
+  const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase()
+  return type === 'application/json'
 }
 
 function isRawUpload(request: FastifyRequest): boolean {
