@@ -12,7 +12,7 @@ COPY package.json package-lock.json ./
 # `prepare` (the build) needs the sources, copied below; native addons are built explicitly.
 RUN npm ci --ignore-scripts --no-audit --no-fund \
   && npm rebuild better-sqlite3
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json vite.config.ts ./
 COPY bin ./bin
 COPY src ./src
 RUN npm run build \

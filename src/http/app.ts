@@ -74,7 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   })
   await app.register(metricsPlugin, { registry: deps.metrics, jobs })
 
-  await app.register(rootRoutes)
+  await app.register(rootRoutes, { apiKeys: config.apiKeys })
   await app.register(healthRoutes, { jobs, storage })
   await app.register(jobRoutes, {
     jobs,

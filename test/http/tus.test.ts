@@ -186,6 +186,18 @@ describe('tus uploads with API keys', () => {
   })
   afterAll(async () => t?.close())
 
+  it('serves the web page without a key (the key is typed into it), not the JSON', async () => {
+    const page = await fetch(`${t.url}/`, { headers: { accept: 'text/html' } })
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('<title>')
+    // Plain HTTP: a browser told to upgrade would fetch the scripts over HTTPS and fail.
+    const csp = page.headers.get('content-security-policy') ?? ''
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).not.toContain('upgrade-insecure-requests')
+    expect((await fetch(`${t.url}/`)).status).toBe(401)
+    expect((await fetch(`${t.url}/`, { headers: alice })).status).toBe(200)
+  })
+
   it('needs a key, and keeps each upload to its key', async () => {
     const anonymous = await fetch(`${t.url}/uploads`, {
       method: 'POST',

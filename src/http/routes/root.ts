@@ -6,8 +6,10 @@
 import { readFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { type Static, Type } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { HttpError } from '../errors/api-errors.js'
 import { RootMessageSchema } from '../schemas/service.js'
+import { ApiKeys, presentedKey } from '../services/api-keys.js'
 import type { HttpApp } from '../types.js'
 
 /** `dist/web` both from `src/http/routes` (tsx, tests) and `dist/http/routes` (built). */
@@ -37,11 +39,18 @@ const PAGE = `<!doctype html>
 export const ROOT_MESSAGE =
   'tally is running: POST a CSV file to /jobs, then follow /jobs/{job_id}; API docs at /docs'
 
-export async function rootRoutes(app: HttpApp): Promise<void> {
+export interface RootOptions {
+  apiKeys: readonly string[]
+}
+
+export async function rootRoutes(app: HttpApp, options: RootOptions): Promise<void> {
+  const keys = new ApiKeys(options.apiKeys)
+
   app.get(
     '/',
     {
-      // The page must load before anyone can type a key into it; it holds no data.
+      // The page must load before anyone can type a key into it (it holds no data); the JSON
+      // answer still needs a key, checked in the handler.
       config: { public: true },
       schema: {
         tags: ['service'],
@@ -53,7 +62,11 @@ export async function rootRoutes(app: HttpApp): Promise<void> {
       },
     },
     async (request, reply) => {
-      if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(await page())
+      if (wantsHtml(request)) {
+        withoutUpgrade(reply)
+        return reply.type('text/html; charset=utf-8').send(await page())
+      }
+      requireKey(keys, request)
       return { message: ROOT_MESSAGE }
     },
   )
@@ -87,6 +100,36 @@ async function page(): Promise<string> {
   } catch {
     return PAGE
   }
+}
+
+/**
+ * The page's Content-Security-Policy without helmet's `upgrade-insecure-requests`: the service
+ * speaks plain HTTP, and a browser told to upgrade asks for the page's scripts over HTTPS, so
+ * the UI would not load from any address but localhost.
+ */
+function withoutUpgrade(reply: FastifyReply): void {
+  const name = 'content-security-policy'
+  const csp = reply.getHeader(name) ?? reply.raw.getHeader(name)
+  if (typeof csp !== 'string') return
+  const kept = csp
+    .split(';')
+    .filter((directive) => directive.trim() !== 'upgrade-insecure-requests')
+    .join(';')
+  reply.raw.removeHeader(name)
+  reply.header(name, kept)
+}
+
+/** The auth plugin's refusal, for the JSON answer of this public route. */
+function requireKey(keys: ApiKeys, request: FastifyRequest): void {
+  if (!keys.enabled) return
+  const presented = presentedKey(request.headers)
+  if (presented !== undefined && keys.identify(presented) !== undefined) return
+  const reason = presented === undefined ? 'an API key is required' : 'the API key is not valid'
+  throw new HttpError(
+    'UNAUTHORIZED',
+    `${reason}: send it as "Authorization: Bearer KEY" or "X-API-Key: KEY"`,
+    { headers: { 'www-authenticate': 'Bearer' } },
+  )
 }
 
 function wantsHtml(request: FastifyRequest): boolean {
