@@ -3,10 +3,13 @@
  * them (G4, G11). Constructors do no I/O; `compose()` initialises in dependency order and
  * `close()` releases in reverse:
  *
- *     storage (fs adapter)  ->  runner (scratch dir)  ->  job backend (SQLite)  ->  app
+ *     storage (fs | s3)  ->  runner (scratch dir)  ->  job backend (SQLite | BullMQ)  ->  app
  *
- * Embedded only for now: a Redis URL or an S3 store is refused with a clear message rather than
- * silently ignored, until their adapters exist.
+ * The S3 and BullMQ adapters are loaded with `import()` only when the configuration names them
+ * (an s3:// TALLY_STORAGE, a REDIS_URL), so an embedded run never loads the AWS SDK or Redis
+ * code. With Redis, `tally serve` only queues jobs (`tally worker`s run them) unless it is asked
+ * to run them too (`runJobs`, `--with-worker`). `createStorage` and `createJobBackend` are the
+ * same choice for `tally worker`.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,10 +18,12 @@ import { collectDefaultMetrics, Registry } from 'prom-client'
 import type { Config } from './config.js'
 import { buildApp } from './http/app.js'
 import type { HttpApp, HttpOptions } from './http/types.js'
+import type { JobBackend, Logger as JobLogger } from './jobs/backend.js'
 import { LocalJobBackend } from './jobs/local/local-job-backend.js'
 import { EngineJobRunner } from './jobs/runner.js'
 import { FsBlobStore } from './storage/fs/fs-blob-store.js'
 import { Storage } from './storage/storage.js'
+import type { BlobStore } from './storage/types.js'
 
 export interface ComposeOptions {
   /** Default: pino at the configured level, JSON on stdout. */
@@ -26,6 +31,12 @@ export interface ComposeOptions {
   http?: HttpOptions
   /** Start taking jobs at once (default). Tests turn it off to hold jobs in the queue. */
   startJobs?: boolean
+  /**
+   * With Redis (REDIS_URL): also run jobs in this process, as a worker does (`serve
+   * --with-worker`). Default false: the API only queues them. Ignored by the embedded queue,
+   * which always runs its jobs (unless `startJobs: false`).
+   */
+  runJobs?: boolean
 }
 
 export interface CloseOptions {
@@ -37,11 +48,14 @@ export interface Service {
   readonly config: Config
   readonly app: HttpApp
   readonly storage: Storage
-  readonly jobs: LocalJobBackend
+  readonly jobs: JobBackend
   readonly runner: EngineJobRunner
   readonly metrics: Registry
   readonly logger: Logger
-  /** Starts the run loop (done by `compose` unless `startJobs: false`). */
+  /**
+   * Starts the run loop (done by `compose` unless `startJobs: false`, or with Redis unless
+   * `runJobs: true`).
+   */
   startJobs(): Promise<void>
   /**
    * Stops accepting requests, lets running jobs finish within `graceMs` (then stops and
@@ -51,16 +65,6 @@ export interface Service {
 }
 
 export async function compose(config: Config, options: ComposeOptions = {}): Promise<Service> {
-  if (config.redisUrl !== undefined) {
-    throw new Error(
-      'REDIS_URL is set, but this version of tally has no Redis (BullMQ) backend yet; unset it to use the embedded queue',
-    )
-  }
-  if (config.storage.kind !== 'file') {
-    throw new Error(
-      'TALLY_STORAGE names an S3 store, but this version of tally has no S3 adapter yet; use a file:// location',
-    )
-  }
   const logger = options.logger ?? pino({ level: config.logLevel })
   const opened: { close(): Promise<void> }[] = []
   const releaseOpened = async () => {
@@ -69,7 +73,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     }
   }
   try {
-    const storage = new Storage(new FsBlobStore({ root: config.storage.root }))
+    const storage = await createStorage(config)
     await storage.init()
     opened.push(storage)
 
@@ -82,14 +86,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     })
     await runner.init()
 
-    const jobs = new LocalJobBackend({
-      path: join(config.dataDir, 'jobs.sqlite'),
-      storage,
-      concurrency: config.concurrency,
-      queueLimit: config.queueLimit,
-      resultTtlSeconds: config.resultTtlSeconds,
-      logger: logger.child({ component: 'jobs' }),
-    })
+    const jobs = await createJobBackend(config, storage, logger.child({ component: 'jobs' }))
     await jobs.init()
     opened.push(jobs)
 
@@ -126,12 +123,45 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         return closing
       },
     }
-    if (options.startJobs ?? true) await service.startJobs()
+    const runsJobs = config.redisUrl === undefined || (options.runJobs ?? false)
+    if (runsJobs && (options.startJobs ?? true)) await service.startJobs()
     return service
   } catch (error) {
     await releaseOpened()
     throw error
   }
+}
+
+/** The storage `TALLY_STORAGE` names (not initialised): a directory, or an s3:// store. */
+export async function createStorage(config: Config): Promise<Storage> {
+  return new Storage(await createBlobStore(config))
+}
+
+async function createBlobStore(config: Config): Promise<BlobStore> {
+  if (config.storage.kind === 'file') return new FsBlobStore({ root: config.storage.root })
+  const { createS3BlobStore } = await import('./storage/s3/index.js')
+  return createS3BlobStore({ ...config.s3, url: config.storage.url })
+}
+
+/** The job backend (not initialised): BullMQ on REDIS_URL, else the embedded SQLite queue. */
+export async function createJobBackend(
+  config: Config,
+  storage: Storage,
+  logger: JobLogger,
+): Promise<JobBackend> {
+  const common = {
+    storage,
+    concurrency: config.concurrency,
+    queueLimit: config.queueLimit,
+    resultTtlSeconds: config.resultTtlSeconds,
+    maxAttempts: config.maxAttempts,
+    logger,
+  }
+  if (config.redisUrl === undefined) {
+    return new LocalJobBackend({ ...common, path: join(config.dataDir, 'jobs.sqlite') })
+  }
+  const { createBullmqJobBackend } = await import('./jobs/bullmq/index.js')
+  return createBullmqJobBackend({ ...common, redisUrl: config.redisUrl })
 }
 
 function packageVersion(): string {

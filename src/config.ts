@@ -122,6 +122,56 @@ export const EnvSchema = Type.Object({
         'When set, jobs go through BullMQ on this Redis server and run on `tally worker`s.',
     }),
   ),
+  TALLY_MAX_ATTEMPTS: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    default: 3,
+    description:
+      'Runs of a job that fails with transient errors (storage or process failures) before it is marked failed.',
+  }),
+  TALLY_S3_ENDPOINT: Type.Optional(
+    Type.String({
+      pattern: '^https?://.+',
+      expected: 'an http:// or https:// URL',
+      defaultText: 'unset (AWS S3)',
+      description:
+        'With an s3:// TALLY_STORAGE: an S3-compatible server to use instead of AWS, e.g. http://minio:9000.',
+    }),
+  ),
+  TALLY_S3_REGION: Type.Optional(
+    Type.String({
+      minLength: 1,
+      expected: 'a region name',
+      defaultText: "us-east-1 with TALLY_S3_ENDPOINT, else the AWS SDK's (AWS_REGION)",
+      description: 'S3 region of the bucket.',
+    }),
+  ),
+  TALLY_S3_ACCESS_KEY_ID: Type.Optional(
+    Type.String({
+      minLength: 1,
+      expected: 'an access key id',
+      defaultText: "unset (the AWS SDK's credential chain)",
+      description: 'S3 access key id; set it together with TALLY_S3_SECRET_ACCESS_KEY, or neither.',
+    }),
+  ),
+  TALLY_S3_SECRET_ACCESS_KEY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      expected: 'a secret access key',
+      defaultText: "unset (the AWS SDK's credential chain)",
+      secret: true,
+      description:
+        'S3 secret access key; set it together with TALLY_S3_ACCESS_KEY_ID, or neither. Never logged.',
+    }),
+  ),
+  TALLY_S3_FORCE_PATH_STYLE: Type.Optional(
+    Type.Boolean({
+      expected: 'true or false',
+      defaultText: 'true with TALLY_S3_ENDPOINT, else false',
+      description:
+        'Path-style addressing (`http://host/bucket/key`), which most S3-compatible servers need.',
+    }),
+  ),
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -150,6 +200,24 @@ export interface Config {
   readonly queueLimit: number
   readonly logLevel: LogLevel
   readonly redisUrl: string | undefined
+  /** Runs of a job that fails with transient errors. */
+  readonly maxAttempts: number
+  /** S3 client settings, used with an s3:// storage location. */
+  readonly s3: S3Settings
+}
+
+/** How to reach an s3:// store; absent fields take the AWS SDK's own sources. */
+export interface S3Settings {
+  /** An S3-compatible server; absent: AWS S3. */
+  readonly endpoint?: string
+  /** `us-east-1` by default with an endpoint; absent otherwise: the SDK's (AWS_REGION, ~/.aws). */
+  readonly region?: string
+  /** Both or neither. */
+  readonly accessKeyId?: string
+  /** Secret: never log it. */
+  readonly secretAccessKey?: string
+  /** Default: true with an endpoint, false on AWS. */
+  readonly forcePathStyle?: boolean
 }
 
 export interface EnvVariable {
@@ -201,8 +269,13 @@ export function loadConfig(
       problems.push(`${name}: expected ${describe(schema)}, got ${got}`)
     }
   }
-  if (problems.length > 0) throw new ConfigError(problems)
   const e = values as Env
+  if ((e.TALLY_S3_ACCESS_KEY_ID === undefined) !== (e.TALLY_S3_SECRET_ACCESS_KEY === undefined)) {
+    problems.push(
+      'TALLY_S3_ACCESS_KEY_ID and TALLY_S3_SECRET_ACCESS_KEY: set both or neither (got only one)',
+    )
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
   const dataDir = resolve(cwd, e.TALLY_DATA_DIR)
   return deepFreeze({
     host: e.TALLY_HOST,
@@ -219,7 +292,25 @@ export function loadConfig(
     queueLimit: e.TALLY_QUEUE_LIMIT,
     logLevel: e.TALLY_LOG_LEVEL,
     redisUrl: e.REDIS_URL,
+    maxAttempts: e.TALLY_MAX_ATTEMPTS,
+    s3: s3Settings(e),
   })
+}
+
+function s3Settings(e: Env): S3Settings {
+  const endpoint = e.TALLY_S3_ENDPOINT
+  const custom = endpoint !== undefined
+  const settings: { -readonly [K in keyof S3Settings]: S3Settings[K] } = {
+    forcePathStyle: e.TALLY_S3_FORCE_PATH_STYLE ?? custom,
+  }
+  if (custom) settings.endpoint = endpoint
+  const region = e.TALLY_S3_REGION ?? (custom ? 'us-east-1' : undefined)
+  if (region !== undefined) settings.region = region
+  if (e.TALLY_S3_ACCESS_KEY_ID !== undefined) settings.accessKeyId = e.TALLY_S3_ACCESS_KEY_ID
+  if (e.TALLY_S3_SECRET_ACCESS_KEY !== undefined) {
+    settings.secretAccessKey = e.TALLY_S3_SECRET_ACCESS_KEY
+  }
+  return settings
 }
 
 /**
@@ -238,6 +329,12 @@ export function unknownVariables(
 /** Environment text -> the schema's type. Strictly: `8000abc` and `1e3` are not integers. */
 function fromText(schema: TSchema, raw: string): unknown {
   if (schema.type === 'integer') return /^[0-9]+$/.test(raw) ? Number(raw) : raw
+  if (schema.type === 'boolean') {
+    const lower = raw.toLowerCase()
+    if (['true', '1', 'yes', 'on'].includes(lower)) return true
+    if (['false', '0', 'no', 'off'].includes(lower)) return false
+    return raw
+  }
   if (schema.type === 'array') {
     return raw
       .split(',')

@@ -38,6 +38,8 @@ describe('loadConfig', () => {
       queueLimit: 1000,
       logLevel: 'info',
       redisUrl: undefined,
+      maxAttempts: 3,
+      s3: { forcePathStyle: false },
     })
   })
 
@@ -58,6 +60,12 @@ describe('loadConfig', () => {
         TALLY_QUEUE_LIMIT: '10',
         TALLY_LOG_LEVEL: 'debug',
         REDIS_URL: 'redis://localhost:6379',
+        TALLY_MAX_ATTEMPTS: '5',
+        TALLY_S3_ENDPOINT: 'http://minio:9000',
+        TALLY_S3_REGION: 'eu-west-1',
+        TALLY_S3_ACCESS_KEY_ID: 'AKID',
+        TALLY_S3_SECRET_ACCESS_KEY: 'shh',
+        TALLY_S3_FORCE_PATH_STYLE: 'false',
       },
       CWD,
     )
@@ -76,7 +84,40 @@ describe('loadConfig', () => {
       queueLimit: 10,
       logLevel: 'debug',
       redisUrl: 'redis://localhost:6379',
+      maxAttempts: 5,
+      s3: {
+        endpoint: 'http://minio:9000',
+        region: 'eu-west-1',
+        accessKeyId: 'AKID',
+        secretAccessKey: 'shh',
+        forcePathStyle: false,
+      },
     })
+  })
+
+  it('defaults the S3 region and path style for a custom endpoint, and needs both keys', () => {
+    expect(loadConfig({ TALLY_S3_ENDPOINT: 'http://127.0.0.1:9000' }, CWD).s3).toEqual({
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'us-east-1',
+      forcePathStyle: true,
+    })
+    expect(loadConfig({ TALLY_S3_REGION: 'eu-west-1' }, CWD).s3).toEqual({
+      region: 'eu-west-1',
+      forcePathStyle: false,
+    })
+    expect(loadConfig({ TALLY_S3_FORCE_PATH_STYLE: 'yes' }, CWD).s3.forcePathStyle).toBe(true)
+    expect(problemsOf({ TALLY_S3_SECRET_ACCESS_KEY: 'hunter2' })).toEqual([
+      'TALLY_S3_ACCESS_KEY_ID and TALLY_S3_SECRET_ACCESS_KEY: set both or neither (got only one)',
+    ])
+    expect(
+      problemsOf({ TALLY_S3_FORCE_PATH_STYLE: 'maybe', TALLY_S3_ENDPOINT: 'minio:9000' }),
+    ).toEqual([
+      "TALLY_S3_ENDPOINT: expected an http:// or https:// URL, got 'minio:9000'",
+      "TALLY_S3_FORCE_PATH_STYLE: expected true or false, got 'maybe'",
+    ])
+    expect(problemsOf({ TALLY_MAX_ATTEMPTS: '0' })).toEqual([
+      "TALLY_MAX_ATTEMPTS: expected an integer from 1 to 100, got '0'",
+    ])
   })
 
   it('treats empty and blank values as unset', () => {
@@ -122,6 +163,11 @@ describe('loadConfig', () => {
       'TALLY_API_KEYS: expected comma-separated keys of printable characters without spaces, got an invalid value (not shown)',
       'REDIS_URL: expected a redis:// or rediss:// URL, got an invalid value (not shown)',
     ])
+    const config = loadConfig(
+      { TALLY_S3_ACCESS_KEY_ID: 'AKID', TALLY_S3_SECRET_ACCESS_KEY: 'hunter2' },
+      CWD,
+    )
+    expect(config.s3.secretAccessKey).toBe('hunter2')
     expect(problems.join('\n')).not.toContain('hunter2')
     expect(problems.join('\n')).not.toContain('secret')
   })
@@ -178,6 +224,9 @@ describe('ENV_VARIABLES', () => {
       TALLY_MEMORY_MB: '1024',
       TALLY_QUEUE_LIMIT: '1000',
       TALLY_LOG_LEVEL: 'info',
+      TALLY_MAX_ATTEMPTS: '3',
+      TALLY_S3_ENDPOINT: 'unset (AWS S3)',
+      TALLY_S3_FORCE_PATH_STYLE: 'true with TALLY_S3_ENDPOINT, else false',
     })
     expect(defaults).toHaveProperty('REDIS_URL')
   })

@@ -1,5 +1,6 @@
 /**
- * `tally serve`: the HTTP API and the job runner in one process (embedded queue).
+ * `tally serve`: the HTTP API and the job runner in one process (embedded queue). With REDIS_URL
+ * it only queues jobs for `tally worker`s, unless `--with-worker` asks it to run them too.
  *
  * Reads the configuration once (every problem reported, one line each, exit status 2), composes
  * the service, listens on TALLY_HOST:TALLY_PORT (or `--host`/`--port`), and on SIGTERM or SIGINT
@@ -14,6 +15,7 @@ interface ServeOptions {
   port?: string
   host?: string
   grace: number
+  withWorker?: boolean
 }
 
 /** Seconds close-with-grace waits beyond the jobs' grace before it exits anyway. */
@@ -30,6 +32,10 @@ export function registerServe(program: Command): void {
       'on SIGTERM, how long running jobs may take to finish before they are requeued',
       parseSeconds,
       30,
+    )
+    .option(
+      '--with-worker',
+      'with REDIS_URL, also run queued jobs in this process (default: only queue them for `tally worker`s)',
     )
     .action((options: ServeOptions) => serve(options))
 }
@@ -53,7 +59,7 @@ async function serve(options: ServeOptions): Promise<void> {
   const { compose } = await import('../compose.js')
   let service: Awaited<ReturnType<typeof compose>>
   try {
-    service = await compose(config)
+    service = await compose(config, { runJobs: options.withWorker ?? false })
   } catch (error) {
     process.stderr.write(`tally: cannot start: ${(error as Error).message}\n`)
     process.exitCode = EXIT_FAILED
@@ -85,6 +91,14 @@ async function serve(options: ServeOptions): Promise<void> {
     return
   }
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+  if (config.redisUrl !== undefined) {
+    logger.info(
+      { runsJobs: options.withWorker ?? false },
+      options.withWorker
+        ? 'jobs go through Redis; this process runs them too (--with-worker)'
+        : 'jobs go through Redis and run on `tally worker`s (this process only queues them)',
+    )
+  }
   logger.info(
     { url: `http://${shown}:${config.port}` },
     `tally is serving on http://${shown}:${config.port} (API docs at /docs)`,

@@ -7,14 +7,13 @@
  * process shares), and runs `TALLY_CONCURRENCY` jobs at once. On SIGTERM or SIGINT it stops
  * taking jobs and lets the running ones finish within `--grace` seconds; what is left goes back
  * to the queue for another worker. A worker killed without that chance (SIGKILL, a lost machine)
- * is detected by the others, which run its job again. The Redis and AWS code is loaded only here
- * (and only the AWS code when the store is S3), so the other commands never load it.
+ * is detected by the others, which run its job again. The adapters are the composition root's
+ * choice (`createStorage`, `createJobBackend`); the Redis and AWS code is loaded only when
+ * configured, so the other commands never load it.
  */
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { Config } from '../config.js'
-import type { S3StoreSettings } from '../storage/s3/index.js'
-import type { BlobStore } from '../storage/types.js'
 import { EXIT_IO, EXIT_USAGE, parseIntegerOption } from './command.js'
 
 interface WorkerOptions {
@@ -68,24 +67,17 @@ async function worker(options: WorkerOptions): Promise<void> {
     )
   }
 
-  const { Storage } = await import('../storage/storage.js')
+  const { createJobBackend, createStorage } = await import('../compose.js')
   const { EngineJobRunner } = await import('../jobs/runner.js')
-  const { createBullmqJobBackend } = await import('../jobs/bullmq/index.js')
-  const storage = new Storage(await blobStore(config))
+  const storage = await createStorage(config)
   const runner = new EngineJobRunner({
     storage,
     threads: config.threads,
     memoryMb: config.memoryMb,
+    maxInputBytes: config.maxInputBytes,
     tempDir: join(config.dataDir, 'tmp'),
   })
-  const jobs = createBullmqJobBackend({
-    redisUrl: config.redisUrl,
-    storage,
-    concurrency: config.concurrency,
-    queueLimit: config.queueLimit,
-    resultTtlSeconds: config.resultTtlSeconds,
-    logger: logger.child({ component: 'jobs' }),
-  })
+  const jobs = await createJobBackend(config, storage, logger.child({ component: 'jobs' }))
   try {
     await storage.init()
     await runner.init()
@@ -117,26 +109,4 @@ async function worker(options: WorkerOptions): Promise<void> {
     { concurrency: config.concurrency, storage: config.storage.kind },
     `tally worker is taking jobs from Redis (${config.concurrency} at a time)`,
   )
-}
-
-/** The store the API writes to: the same choice the composition root makes. */
-async function blobStore(config: Config): Promise<BlobStore> {
-  if (config.storage.kind === 'file') {
-    const { FsBlobStore } = await import('../storage/fs/fs-blob-store.js')
-    return new FsBlobStore({ root: config.storage.root })
-  }
-  const { createS3BlobStore } = await import('../storage/s3/index.js')
-  return createS3BlobStore(s3Settings(config))
-}
-
-/**
- * The S3 settings besides the URL. `Config` does not carry them yet (proposed: `config.s3` from
- * TALLY_S3_ENDPOINT, TALLY_S3_REGION, TALLY_S3_ACCESS_KEY_ID, TALLY_S3_SECRET_ACCESS_KEY,
- * TALLY_S3_FORCE_PATH_STYLE); until it does, the AWS SDK's own sources apply (AWS_REGION,
- * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_S3, ~/.aws).
- */
-function s3Settings(config: Config): S3StoreSettings {
-  const extra = (config as Config & { s3?: Omit<S3StoreSettings, 'url'> }).s3
-  const url = config.storage.kind === 's3' ? config.storage.url : ''
-  return { ...extra, url }
 }

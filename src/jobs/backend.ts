@@ -98,6 +98,11 @@ export interface JobBackend {
   subscribe(jobId: string, listener: JobListener): () => void
   /** Jobs per status, for metrics and readiness. */
   counts(): Promise<Record<JobStatus, number>>
+  /**
+   * Deletes the files of jobs finished more than the retention period before `now` and marks
+   * them expired (also done periodically while started). Resolves with how many.
+   */
+  sweepExpired(now?: Date): Promise<number>
 
   /** Starts taking queued jobs, oldest first, and running them with `runner`. */
   start(runner: JobRunner): Promise<void>
