@@ -299,9 +299,8 @@ export class Aggregator {
    */
   resetGroups(): void {
     this.flushStage()
-    const width = this.key.length
-    this.tables = this.tables.map(() => new GroupTable(width, this.tableGroups))
-    if (this.layout) this.useLayout(this.layout)
+    for (const table of this.tables) table.clear()
+    for (const dictionary of this.dictionaries) dictionary?.clear()
   }
 
   private useLayout(layout: ColumnLayout): void {

@@ -83,6 +83,13 @@ export class ByteDictionary {
     return this.baseSize + id
   }
 
+  /** Forgets every value but keeps the memory, so a spill leaves no garbage behind. */
+  clear(): void {
+    this.slots.fill(0)
+    this.ownSize = 0
+    this.arenaUsed = 0
+  }
+
   hashOf(id: number): number {
     if (id < this.baseSize) return this.base!.hashOf(id)
     return this.records[(id - this.baseSize) * 3]!
@@ -132,7 +139,8 @@ export class ByteDictionary {
 
   /** Bytes held, for the memory budget. */
   get byteSize(): number {
-    return this.arena.length + this.records.length * 4 + this.slots.length * 4
+    // Twice what the values take, as for the group table: arrays double when full.
+    return 2 * (this.arenaUsed + this.ownSize * (12 + 8))
   }
 
   private growRecords(): void {

@@ -140,6 +140,13 @@ export class GroupTable {
     else this.add(g, sum)
   }
 
+  /** Forgets every group but keeps the memory, so a spill leaves no garbage behind. */
+  clear(): void {
+    this.slots.fill(0)
+    this.size = 0
+    this.bigSums.clear()
+  }
+
   /** Appends group `g` of `from` as a new group, without looking it up (its key is new here). */
   append(from: GroupTable, g: number): void {
     if (this.size === this.capacity) this.grow()
@@ -188,7 +195,9 @@ export class GroupTable {
 
   /** Bytes held, for the memory budget. */
   get byteSize(): number {
-    return this.capacity * (this.stride * 4 + 8) + this.slots.length * 4
+    // What the groups held take, twice over: arrays double when full, and cleared tables keep
+    // their arrays, so the groups, not the arrays, are what a budget can bound.
+    return 2 * this.size * (this.stride * 4 + 8 + 8)
   }
 
   private grow(): void {
