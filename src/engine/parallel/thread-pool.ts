@@ -11,9 +11,23 @@ const entry = new URL(`./worker-entry.${fromSource ? 'ts' : 'js'}`, import.meta.
 
 /** Running from TypeScript sources (tests, `tsx`), the thread must load tsx's hooks first. */
 function startWorker(): Worker {
-  if (!fromSource) return new Worker(entry)
+  if (!fromSource) return new Worker(entry, { execArgv: withoutTsx(process.execArgv) })
   const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`
   return new Worker(bootstrap, { eval: true })
+}
+
+/**
+ * A built thread needs no TypeScript loader, even when the process was started with one (a
+ * script run by tsx that imports the built engine): each thread would pay for loading it.
+ */
+function withoutTsx(args: readonly string[]): string[] {
+  const kept: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if ((arg === '--import' || arg === '--loader') && args[i + 1]?.startsWith('tsx')) i++
+    else if (!/^--(import|loader)=tsx/.test(arg)) kept.push(arg)
+  }
+  return kept
 }
 
 interface Pending {
