@@ -1,5 +1,5 @@
 import type { AggregateProgress } from '../engine/index.js'
-import type { JobProgress } from './job.js'
+import type { Job, JobProgress, JobResult } from './job.js'
 
 /**
  * Engine progress -> the job's progress view. Percent follows input bytes, but stays below 100
@@ -32,5 +32,19 @@ export function toJobProgress(
     percent: fraction === null ? null : done ? 100 : Math.min(99, Math.floor(fraction * 1000) / 10),
     etaSeconds,
     phase: progress.phase,
+  }
+}
+
+/** The progress a job shows once it succeeded: all of its input read. */
+export function finalProgress(job: Job, result: JobResult): JobProgress {
+  return {
+    bytesDone: job.input.bytes,
+    bytesTotal: job.input.bytes,
+    rows: result.rowsRead,
+    rejected: result.rowsRejected,
+    groups: result.groups,
+    percent: 100,
+    etaSeconds: 0,
+    phase: 'done',
   }
 }

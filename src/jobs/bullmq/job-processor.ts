@@ -21,7 +21,8 @@ import type { Storage } from '../../storage/storage.js'
 import type { JobEvent, JobRunner, Logger, RunContext } from '../backend.js'
 import type { Job, JobErrorInfo, JobResult } from '../job.js'
 import { isJobFailure } from '../job-failure.js'
-import { toJobProgress } from '../progress.js'
+import { deleteJobFiles } from '../job-files.js'
+import { finalProgress, toJobProgress } from '../progress.js'
 import type { JobRecords } from './job-records.js'
 
 /** What BullMQ carries for a job: only the id; the record holds the rest. */
@@ -149,10 +150,14 @@ export class JobProcessor {
     })
     if (finished.kind === 'ok') {
       emit('status', finished.job)
-      await this.deleteFiles(job.id, [job.input.key])
+      await deleteJobFiles(this.options.storage, this.options.logger, job.id, [job.input.key])
     } else if (finished.kind === 'status' && finished.status === 'canceled') {
       // Canceled while its last bytes were written: the result must not outlive the cancel.
-      await this.deleteFiles(job.id, [result.outputKey, result.rejectsKey, job.input.key])
+      await deleteJobFiles(this.options.storage, this.options.logger, job.id, [
+        result.outputKey,
+        result.rejectsKey,
+        job.input.key,
+      ])
     } else {
       // Another run holds the job now and writes the same files: leave them.
       logger.warn({ jobId: job.id, record: finished }, 'a finished run no longer held its job')
@@ -168,7 +173,7 @@ export class JobProcessor {
   ): Promise<void> {
     const { logger } = this.options
     if (run.reason === 'cancel') {
-      await this.deleteFiles(job.id, [job.input.key])
+      await deleteJobFiles(this.options.storage, this.options.logger, job.id, [job.input.key])
       return
     }
     if (run.reason === 'superseded') {
@@ -187,7 +192,7 @@ export class JobProcessor {
     }
     if (isJobFailure(error)) {
       await this.finishFailed(job, run, error.info)
-      await this.deleteFiles(job.id, [job.input.key])
+      await deleteJobFiles(this.options.storage, this.options.logger, job.id, [job.input.key])
       throw new UnrecoverableError(error.info.message)
     }
     const failure = error instanceof Error ? error : new Error(String(error))
@@ -210,7 +215,7 @@ export class JobProcessor {
       line: null,
       column: null,
     })
-    await this.deleteFiles(job.id, [job.input.key])
+    await deleteJobFiles(this.options.storage, this.options.logger, job.id, [job.input.key])
     throw failure
   }
 
@@ -233,30 +238,5 @@ export class JobProcessor {
       patch: { finishedAt: new Date().toISOString(), error: info },
     })
     if (failed.kind === 'ok') this.options.emit('status', failed.job)
-  }
-
-  private async deleteFiles(jobId: string, keys: readonly (string | null)[]): Promise<void> {
-    for (const key of keys) {
-      if (key === null) continue
-      try {
-        await this.options.storage.delete(key)
-      } catch (error) {
-        // Not fatal: the retention sweep deletes the job's files again later.
-        this.options.logger.warn({ err: error, jobId, key }, 'could not delete a job file')
-      }
-    }
-  }
-}
-
-function finalProgress(job: Job, result: JobResult): Job['progress'] {
-  return {
-    bytesDone: job.input.bytes,
-    bytesTotal: job.input.bytes,
-    rows: result.rowsRead,
-    rejected: result.rowsRejected,
-    groups: result.groups,
-    percent: 100,
-    etaSeconds: 0,
-    phase: 'done',
   }
 }

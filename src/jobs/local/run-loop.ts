@@ -12,7 +12,8 @@ import type { Storage } from '../../storage/storage.js'
 import type { JobEvent, JobRunner, Logger, StopOptions } from '../backend.js'
 import type { Job, JobResult } from '../job.js'
 import { isJobFailure } from '../job-failure.js'
-import { toJobProgress } from '../progress.js'
+import { deleteJobFiles } from '../job-files.js'
+import { finalProgress, toJobProgress } from '../progress.js'
 import type { JobTable } from './job-table.js'
 
 export interface RunLoopOptions {
@@ -150,17 +151,17 @@ export class RunLoop {
     })
     if (!finished) {
       // Canceled while its last bytes were written: the result must not outlive the cancel.
-      await this.deleteFiles(job.id, [result.outputKey, result.rejectsKey])
-      await this.deleteFiles(job.id, [job.input.key])
+      await deleteJobFiles(this.storage, this.logger, job.id, [result.outputKey, result.rejectsKey])
+      await deleteJobFiles(this.storage, this.logger, job.id, [job.input.key])
       return
     }
     this.emit('status', finished)
-    await this.deleteFiles(job.id, [job.input.key])
+    await deleteJobFiles(this.storage, this.logger, job.id, [job.input.key])
   }
 
   private async failed(job: Job, error: unknown, reason: AbortReason | undefined): Promise<void> {
     if (reason === 'cancel') {
-      await this.deleteFiles(job.id, [job.input.key])
+      await deleteJobFiles(this.storage, this.logger, job.id, [job.input.key])
       return
     }
     if (reason === 'shutdown') {
@@ -205,7 +206,7 @@ export class RunLoop {
         column: null,
       })
     }
-    await this.deleteFiles(job.id, [job.input.key])
+    await deleteJobFiles(this.storage, this.logger, job.id, [job.input.key])
   }
 
   private finishFailed(job: Job, now: Date, info: Job['error'] & object): void {
@@ -214,30 +215,5 @@ export class RunLoop {
       error: info,
     })
     if (failed) this.emit('status', failed)
-  }
-
-  private async deleteFiles(jobId: string, keys: readonly (string | null)[]): Promise<void> {
-    for (const key of keys) {
-      if (key === null) continue
-      try {
-        await this.storage.delete(key)
-      } catch (error) {
-        // Not fatal: the retention sweep deletes the job's files again later.
-        this.logger.warn({ err: error, jobId, key }, 'could not delete a job file')
-      }
-    }
-  }
-}
-
-function finalProgress(job: Job, result: JobResult): Job['progress'] {
-  return {
-    bytesDone: job.input.bytes,
-    bytesTotal: job.input.bytes,
-    rows: result.rowsRead,
-    rejected: result.rowsRejected,
-    groups: result.groups,
-    percent: 100,
-    etaSeconds: 0,
-    phase: 'done',
   }
 }

@@ -68,22 +68,11 @@ export async function startService(options: StartOptions = {}): Promise<TestServ
   }
 }
 
-export const PLAYS_CSV = `Song,Date,Number of Plays
-Umbrella,2020-01-02,200
-Umbrella,2020-01-01,100
-In The End,2020-01-01,500
-Umbrella,2020-01-01,50
-In The End,2020-01-01,1000
-Umbrella,2020-01-02,50
-In The End,2020-01-02,500
-`
-
-export const PLAYS_TOTALS = `Song,Date,Total Number of Plays for Date
-Umbrella,2020-01-02,250
-Umbrella,2020-01-01,150
-In The End,2020-01-01,1500
-In The End,2020-01-02,500
-`
+/** DESIGN.md's example, under the names the HTTP tests use. */
+export {
+  DESIGN_INPUT as PLAYS_CSV,
+  DESIGN_OUTPUT as PLAYS_TOTALS,
+} from '../../support/design-example.js'
 
 /** Generated song plays: about 30 bytes a row. */
 export function songPlays(rows: number, seed = 1, badRowRate = 0): Buffer {
