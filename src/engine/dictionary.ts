@@ -9,7 +9,6 @@
  * A dictionary may extend a read-only `base` (another thread's, when merging): ids below
  * `base.size` are the base's, and values it lacks get ids from `base.size` up.
  */
-import { textDecoder } from './bytes.js'
 import { sharedInt32, sharedUint8 } from './shared-memory.js'
 
 const INITIAL_IDS = 1024
@@ -113,10 +112,6 @@ export class ByteDictionary {
   bytes(id: number): Uint8Array {
     const at = this.offsetOf(id)
     return this.arenaOf(id).subarray(at, at + this.lengthOf(id))
-  }
-
-  string(id: number): string {
-    return textDecoder.decode(this.bytes(id))
   }
 
   /** A read-only view of another thread's dictionary: `find` works, `insert` must not be used. */

@@ -85,7 +85,7 @@ export class GroupTable {
     return this.records[g * this.stride + 1 + k]!
   }
 
-  /** The exact sum, or NaN when it passed 2^53 - 1 (see `sumBig`). */
+  /** The exact sum, or NaN when it passed 2^53 - 1 (then it is in `bigSums`). */
   sumOf(g: number): number {
     const at = g * this.stride + this.width + 1
     const high = this.records[at + 1]!
@@ -145,17 +145,6 @@ export class GroupTable {
     this.slots.fill(0)
     this.size = 0
     this.bigSums.clear()
-  }
-
-  /** Appends group `g` of `from` as a new group, without looking it up (its key is new here). */
-  append(from: GroupTable, g: number): void {
-    if (this.size === this.capacity) this.grow()
-    const n = this.size++
-    const stride = this.stride
-    this.records.set(from.records.subarray(g * stride, g * stride + stride), n * stride)
-    this.firsts[n] = from.firsts[g]!
-    const big = from.bigSums.get(g)
-    if (big !== undefined) this.bigSums.set(n, big)
   }
 
   /** The exact total of group `g` as decimal text. */
