@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { open, rm } from 'node:fs/promises'
+import { open, rm, stat } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Transform } from 'node:stream'
@@ -15,8 +15,6 @@ import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { Aggregator } from './aggregator.js'
 import { EngineError, isEngineError } from './errors.js'
-import { groupOrder } from './order.js'
-import { ByteWriter, writeGroups, writeHeader } from './output.js'
 import {
   abortError,
   aggregateFileParallel,
@@ -24,9 +22,10 @@ import {
 } from './parallel/aggregate-file.js'
 import { type ProgressListener, throttleProgress } from './progress.js'
 import { RejectsWriter } from './rejects.js'
-import { type AggregateSummary, assertSomeRowsValid } from './result.js'
+import type { AggregateSummary } from './result.js'
 import { FileSink, type OutputTarget } from './sinks.js'
 import { type AggregateOptions, type AggregateSpec, createSpec } from './spec.js'
+import { writeSingleTable } from './sync.js'
 
 /** A file path, or the bytes of a CSV (plain or gzip) as they arrive. */
 export type AggregateInput = string | AsyncIterable<Uint8Array>
@@ -190,9 +189,7 @@ async function aggregatePlainFile(
   tempDir: string,
   options: AggregateRunOptions,
 ): Promise<AggregateSummary> {
-  const handle = await open(path, 'r')
-  const size = (await handle.stat()).size
-  await handle.close()
+  const { size } = await stat(path)
   const limit = options.maxInputBytes ?? Number.POSITIVE_INFINITY
   if (size > limit) {
     throw new EngineError(
@@ -251,12 +248,8 @@ async function aggregateInProcess(
   })
   for await (const chunk of createReadStream(path)) aggregator.push(chunk)
   const state = aggregator.end()
-  assertSomeRowsValid(state.counters.rows, state.counters.rejected, state.firstRejects)
-  const out = new ByteWriter(outputSink.write)
-  writeHeader(out, state.layout!, spec.totalColumn)
+  writeSingleTable(state, spec, outputSink.write)
   const table = state.tables[0]!
-  writeGroups(out, table, state.dictionaries, groupOrder(table, state.dictionaries, spec.order))
-  out.flush()
   rejects?.end()
   const outputBytes = await outputSink.commit()
   const rejectsBytes = (await rejectsSink?.commit()) ?? 0

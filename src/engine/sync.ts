@@ -1,19 +1,37 @@
 /**
  * Aggregates a CSV held in memory, on the calling thread: the reference shell around the push
- * parser, used by tests and small inputs. Large files go through `aggregateFile`.
+ * parser, used by tests and small inputs. Files go through `aggregate` (run.ts).
  */
-import { Aggregator, type RejectedRow } from './aggregator.js'
+import { type AggregateState, Aggregator, type RejectedRow } from './aggregator.js'
 import { groupOrder } from './order.js'
-import { ByteWriter, writeGroups, writeHeader } from './output.js'
+import { type ByteSink, ByteWriter, writeGroups, writeHeader } from './output.js'
 import { RejectsWriter } from './rejects.js'
 import { type AggregateSummary, assertSomeRowsValid } from './result.js'
-import { type AggregateOptions, createSpec } from './spec.js'
+import { type AggregateOptions, type AggregateSpec, createSpec } from './spec.js'
 
 export interface SyncResult {
   csv: Buffer
   rejectsCsv: Buffer
   rejected: RejectedRow[]
   summary: AggregateSummary
+}
+
+/**
+ * The output of an aggregator that ran with one partition: checks that some rows were valid,
+ * then writes the header and the groups in order to `sink`. Returns the writer (its counts).
+ */
+export function writeSingleTable(
+  state: AggregateState,
+  spec: AggregateSpec,
+  sink: ByteSink,
+): ByteWriter {
+  assertSomeRowsValid(state.counters.rows, state.counters.rejected, state.firstRejects)
+  const out = new ByteWriter(sink)
+  writeHeader(out, state.layout!, spec.totalColumn)
+  const table = state.tables[0]!
+  writeGroups(out, table, state.dictionaries, groupOrder(table, state.dictionaries, spec.order))
+  out.flush()
+  return out
 }
 
 export function aggregateSync(
@@ -32,13 +50,9 @@ export function aggregateSync(
   })
   for (const chunk of input instanceof Uint8Array ? [input] : input) aggregator.push(chunk)
   const state = aggregator.end()
-  assertSomeRowsValid(state.counters.rows, state.counters.rejected, state.firstRejects)
   const chunks: Uint8Array[] = []
-  const out = new ByteWriter((chunk) => chunks.push(chunk))
-  writeHeader(out, state.layout!, spec.totalColumn)
+  const out = writeSingleTable(state, spec, (chunk) => chunks.push(chunk))
   const table = state.tables[0]!
-  writeGroups(out, table, state.dictionaries, groupOrder(table, state.dictionaries, spec.order))
-  out.flush()
   rejects.end()
   const rejectsCsv = Buffer.concat(rejectChunks)
   return {
