@@ -6,12 +6,19 @@ export class FileReader {
   private buf: Uint8Array
   private start = 0
   private end = 0
-  private filePosition = 0
+  private filePosition: number
   private eof = false
 
-  constructor(path: string, blockBytes = 1 << 20) {
+  /** Reads bytes `[fileStart, fileEnd)` of the file: by default all of it. */
+  constructor(
+    path: string,
+    blockBytes = 1 << 20,
+    fileStart = 0,
+    private readonly fileEnd = Number.POSITIVE_INFINITY,
+  ) {
     this.fd = openSync(path, 'r')
     this.buf = new Uint8Array(blockBytes)
+    this.filePosition = fileStart
   }
 
   /** The next `n` bytes (a view valid until the next call), or undefined at end of file. */
@@ -68,7 +75,7 @@ export class FileReader {
         this.fd,
         this.buf,
         this.end,
-        this.buf.length - this.end,
+        Math.min(this.buf.length - this.end, this.fileEnd - this.filePosition),
         this.filePosition,
       )
       if (read === 0) {

@@ -10,6 +10,20 @@ export {
   isEngineError,
   ROW_ERROR_CODES,
 } from './errors.js'
+export {
+  aggregatePart,
+  type CsvHeader,
+  expectedStart,
+  type MergePartsOptions,
+  mergeParts,
+  type PartInput,
+  type PartOptions,
+  type PartOutcome,
+  type PartSummary,
+  partChainBreak,
+  readCsvHeader,
+  readPartSummary,
+} from './parallel/parts.js'
 export type { AggregateProgress } from './progress.js'
 export { REJECTS_HEADER } from './rejects.js'
 export type { AggregateSummary } from './result.js'
@@ -23,5 +37,6 @@ export {
   DEFAULT_TOTAL_COLUMN,
   ON_ERRORS,
   ORDERS,
+  parseEscapeFormulas,
 } from './spec.js'
 export { aggregateSync, type SyncResult } from './sync.js'

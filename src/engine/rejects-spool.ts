@@ -54,9 +54,16 @@ export class RejectSpoolWriter {
   }
 }
 
+/** A spool file, or the bytes `[start, end)` of a file holding one. */
+export interface SpoolSource {
+  path: string
+  start?: number
+  end?: number
+}
+
 /** Calls `onRow` for each spooled row, in the order written. */
-export function readRejectSpool(path: string, onRow: (row: RejectedRow) => void): void {
-  const reader = new FileReader(path, 256 * 1024)
+export function readRejectSpool(source: SpoolSource, onRow: (row: RejectedRow) => void): void {
+  const reader = new FileReader(source.path, 256 * 1024, source.start, source.end)
   try {
     for (;;) {
       const head = reader.read(13)

@@ -68,14 +68,25 @@ export interface SpilledGroup {
   values: (number | Uint8Array)[]
 }
 
-/** Calls `onGroup` for each group in a spill file (the same object, refilled each time). */
+/** Spilled groups: a whole spill file, or the bytes `[start, end)` of a part file. */
+export interface SpillSource {
+  path: string
+  start: number
+  end: number
+}
+
+export function wholeFile(path: string): SpillSource {
+  return { path, start: 0, end: Number.POSITIVE_INFINITY }
+}
+
+/** Calls `onGroup` for each spilled group (the same object, refilled each time). */
 export function readSpill(
-  path: string,
+  source: SpillSource,
   width: number,
   isDate: readonly boolean[],
   onGroup: (group: SpilledGroup) => void,
 ): void {
-  const reader = new FileReader(path)
+  const reader = new FileReader(source.path, 1 << 20, source.start, source.end)
   const group: SpilledGroup = {
     hash: 0,
     first: 0,

@@ -45,14 +45,15 @@ function writeRun(
   const rows = openFileWriter(rowsPath)
   const keys = keysPath === undefined ? undefined : openFileWriter(keysPath)
   try {
-    if (keys === undefined) writeHeader(rows.writer, task.layout, task.totalColumn)
+    if (keys === undefined)
+      writeHeader(rows.writer, task.layout, task.totalColumn, task.escapeFormulas)
     const n = order.order.length
     for (let i = 0; i < n; i++) {
       const ref = order.refs[order.order[i]!]!
       const table = tables[ref >>> 24]!
       const g = ref & 0xffffff
       const before = rows.writer.bytesWritten
-      writeGroup(rows.writer, table, dictionaries, g)
+      writeGroup(rows.writer, table, dictionaries, g, task.escapeFormulas)
       if (keys !== undefined) {
         const rowLength = rows.writer.bytesWritten - before
         writeMergeKey(keys.writer, rowLength, table, dictionaries, g, task.order)
@@ -97,9 +98,14 @@ function mergeSources(
   const { sources } = task
   const width = task.layout.groupKinds.length
   forgetOtherPartitions(task)
-  const first = sources[0]!
-  const bases = first.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d))
-  const tables = owned.map((p) => GroupTable.fromSnapshot(first.tables[p]!))
+  const first = sources[0]
+  // No groups in memory (merging parts): start from empty tables.
+  const bases = first
+    ? first.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d))
+    : task.layout.groupKinds.map((k) => (k === 'date' ? undefined : new ByteDictionary()))
+  const tables = owned.map((p) =>
+    first ? GroupTable.fromSnapshot(first.tables[p]!) : new GroupTable(width),
+  )
   const spilled = owned.some((p) => (task.spills[p]?.length ?? 0) > 0)
   if (sources.length === 1 && !spilled) return { tables, dictionaries: bases }
 
@@ -122,8 +128,8 @@ function mergeSources(
       other.source.tables[p] = null
       folder.foldTable(into, GroupTable.fromSnapshot(from), other.dictionaries, remaps[s]!)
     })
-    for (const path of task.spills[p] ?? []) {
-      readSpill(path, width, isDate, (group) => folder.foldSpilled(into, group))
+    for (const source of task.spills[p] ?? []) {
+      readSpill(source, width, isDate, (group) => folder.foldSpilled(into, group))
     }
   })
   return { tables, dictionaries }

@@ -38,7 +38,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
   }
   const fd = openSync(task.path, 'r')
   try {
-    let position = task.start
+    let position = task.start - task.fileOffset
     for (let reads = 1; !aggregator.done; reads++) {
       const target = aggregator.reserve(READ_BYTES)
       const n = readSync(fd, target, aggregator.writeOffset, READ_BYTES, position)
@@ -51,8 +51,12 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
         onProgress(c.bytes, c.rows, c.rejected, aggregator.groupCount)
       }
     }
+    if (!aggregator.done && !task.inputEnd) return shortResult(spills)
     let state = aggregator.end()
-    if (spillCount > 0 && aggregator.groupBytes > task.memoryBytes / 2) {
+    const spillRest = task.spillAll
+      ? aggregator.groupCount > 0
+      : spillCount > 0 && aggregator.groupBytes > task.memoryBytes / 2
+    if (spillRest) {
       spill()
       state = aggregator.state()
     }
@@ -69,9 +73,25 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       firstRejects: state.firstRejects,
       spills,
       spillCount,
+      short: false,
     }
   } finally {
     closeSync(fd)
     spool?.close()
+  }
+}
+
+function shortResult(spills: (string | null)[]): ParseResult {
+  return {
+    groups: { dictionaries: [], tables: [] },
+    bytes: 0,
+    rows: 0,
+    rejected: 0,
+    lines: 0,
+    endOffset: 0,
+    firstRejects: [],
+    spills,
+    spillCount: 0,
+    short: true,
   }
 }

@@ -9,10 +9,15 @@ import type { SerializedEngineError } from '../errors.js'
 import type { GroupTableSnapshot } from '../group-table.js'
 import type { ColumnLayout } from '../header.js'
 import type { AggregateOptions, OutputOrder } from '../spec.js'
+import type { SpillSource } from '../spill.js'
 
-/** Aggregate the rows that start in `[start, stop)` of a file (the first may start later). */
+/** Aggregate the rows that start in `[start, stop)` of the input (the first may start later). */
 export interface ParseTask {
+  /** A file holding the input's bytes from `fileOffset` on (all of it, or a slice). */
   path: string
+  fileOffset: number
+  /** The file ends where the input does; otherwise reaching its end leaves the range `short`. */
+  inputEnd: boolean
   start: number
   stop: number
   layout: ColumnLayout
@@ -25,6 +30,8 @@ export interface ParseTask {
   memoryBytes: number
   /** Spill file prefix: partition p goes to `${spillPrefix}-${p}.bin`. */
   spillPrefix: string
+  /** Write every group to the spill files at the end, even within the budget (parts). */
+  spillAll?: boolean
 }
 
 export interface ParsedGroups {
@@ -48,6 +55,8 @@ export interface ParseResult {
   spillCount: number
   /** Spill file per partition (null for a partition never spilled). */
   spills: (string | null)[]
+  /** The file ended before the range's last row did (a slice cut too short); nothing else holds. */
+  short: boolean
 }
 
 /**
@@ -59,13 +68,15 @@ export interface MergeTask {
   threads: number
   partitions: number
   sources: ParsedGroups[]
-  /** Per partition, its spill files from every range. */
-  spills: string[][]
+  /** Per partition, its spilled groups from every range or part. */
+  spills: SpillSource[][]
   /** Some range spilled: merge and write one partition at a time, each as its own run. */
   spilled: boolean
   layout: ColumnLayout
   order: OutputOrder
   totalColumn: string
+  /** The spec's `escapeFormulas`: formulas in text values are written as text. */
+  escapeFormulas: boolean
   /** Rows file; with `keysPath` unset it is the final output, header included. */
   rowsPath: string
   /** Merge keys of the rows, for combining partitions (see combine-parts.ts). */

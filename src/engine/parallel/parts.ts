@@ -1,0 +1,445 @@
+/**
+ * One file aggregated in parts, by separate runs (other processes, other machines):
+ *
+ * - `readCsvHeader` reads the header from the first bytes of the input;
+ * - `aggregatePart` aggregates the rows that start in one slice `[start, stop)` of the input,
+ *   from a local file that holds only that slice (and a little past it, for its last row), into
+ *   a part file; it needs no other part;
+ * - `mergeParts` checks that the parts chain up (each starts where the previous one ended),
+ *   then merges their groups into the output exactly as a single run would write it.
+ *
+ * A slice after the first starts at a guess (just after a line end) that a quoted field can
+ * make wrong; `partChainBreak` finds such a part, and the caller aggregates that slice again
+ * from the right start (`exactStart`). A file error (a bad row with `on_error=fail`) is kept in
+ * the part, not thrown: it is the file's error only if the part started in the right place.
+ *
+ * Part file: the spilled groups of partition 0, 1, ... 255 (`spill.ts` records), then the
+ * spooled rejected rows (`rejects-spool.ts`, lines counted from the part's first row), then a
+ * JSON trailer, its length (u32 LE) and the magic `TALLYPT1`.
+ */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { Aggregator, type RejectSummary } from '../aggregator.js'
+import { EngineError, isEngineError, type SerializedEngineError } from '../errors.js'
+import { type ProgressListener, throttleProgress } from '../progress.js'
+import { RejectSpoolWriter, readRejectSpool } from '../rejects-spool.js'
+import { type AggregateSummary, assertSomeRowsValid } from '../result.js'
+import { DEFAULT_MEMORY_MB } from '../run.js'
+import { FileSink, type OutputTarget } from '../sinks.js'
+import { type AggregateOptions, createSpec } from '../spec.js'
+import type { SpillSource } from '../spill.js'
+import { DEFAULT_MIN_RANGE_BYTES } from './aggregate-file.js'
+import {
+  abortError,
+  type CsvHeader,
+  copyRejects,
+  lineStartAtOrAfter,
+  mergeGroups,
+  PARTITIONS,
+  parseChain,
+  type RangeCounters,
+} from './phases.js'
+import { ThreadPool } from './thread-pool.js'
+
+export type { CsvHeader } from './phases.js'
+
+const MAGIC = 'TALLYPT1'
+const VERSION = 1
+
+/** What a part holds, besides its groups and rejected rows. */
+export interface PartSummary {
+  /** Where its first row starts. */
+  start: number
+  /** Where the row after its last starts: the next part must start here. */
+  endOffset: number
+  bytes: number
+  rows: number
+  rejected: number
+  /** Line ends from `start` to `endOffset`. */
+  lines: number
+  /** Up to three, with lines counted from the part's first row (0). */
+  firstRejects: RejectSummary[]
+  /** The file error met in the part (lines counted as above); null when none. */
+  error: SerializedEngineError | null
+}
+
+interface PartTrailer extends PartSummary {
+  version: number
+  /** Bytes of spilled groups per partition, in partition order from byte 0. */
+  partitions: number[]
+  rejectsBytes: number
+}
+
+/** Reads the header from the input's first bytes (as many chunks as the header needs). */
+export async function readCsvHeader(
+  chunks: AsyncIterable<Uint8Array>,
+  options: AggregateOptions & { maxRowBytes?: number } = {},
+): Promise<CsvHeader> {
+  const aggregator = new Aggregator(createSpec(options), {
+    maxRowBytes: options.maxRowBytes,
+    headerOnly: true,
+  })
+  for await (const chunk of chunks) {
+    aggregator.push(chunk)
+    const layout = aggregator.columnLayout
+    if (layout !== undefined) {
+      return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
+    }
+  }
+  aggregator.end()
+  const layout = aggregator.columnLayout
+  if (layout === undefined) throw new Error('unreachable: end() without a header throws')
+  return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
+}
+
+/** The local file that holds a slice of the input. */
+export interface PartInput {
+  path: string
+  /** Offset in the input of the file's first byte. */
+  fileOffset: number
+  /** The input's size in bytes. */
+  inputBytes: number
+}
+
+export interface PartOptions extends AggregateOptions {
+  header: CsvHeader
+  /** The part takes the rows that start in `[start, stop)` of the input. */
+  start: number
+  stop: number
+  /**
+   * `start` is known to be a row start (the data start, or where the previous part ended).
+   * Otherwise the part starts just after the first line end at or after it, and the file must
+   * hold the byte before `start`.
+   */
+  exactStart: boolean
+  threads?: number
+  memoryMb?: number
+  maxRowBytes?: number
+  minRangeBytes?: number
+  tempDir: string
+  signal?: AbortSignal
+  /** Bytes are counted within the slice: `bytesTotal` is `stop - start`. */
+  onProgress?: ProgressListener
+}
+
+/** `short`: the file ends before the slice's last row does; give it more bytes. */
+export type PartOutcome = { kind: 'part'; summary: PartSummary } | { kind: 'short' }
+
+export async function aggregatePart(
+  input: PartInput,
+  partPath: string,
+  o: PartOptions,
+): Promise<PartOutcome> {
+  if (o.signal?.aborted) throw abortError()
+  const spec = createSpec(o)
+  const fileBytes = statSync(input.path).size
+  const fileEnd = input.fileOffset + fileBytes
+  const inputEnd = fileEnd >= input.inputBytes
+  const local = (offset: number) => offset - input.fileOffset
+  const start = o.exactStart
+    ? o.start
+    : input.fileOffset + lineStartAtOrAfter(input.path, local(o.start), fileBytes)
+  if (start === fileEnd && !inputEnd) return { kind: 'short' }
+  const empty = { start, endOffset: start, bytes: 0, rows: 0, rejected: 0, lines: 0 }
+  if (start >= o.stop) {
+    writePart(partPath, { ...empty, firstRejects: [], error: null }, [], undefined)
+    return { kind: 'part', summary: { ...empty, firstRejects: [], error: null } }
+  }
+  const minRange = o.minRangeBytes ?? DEFAULT_MIN_RANGE_BYTES
+  const threads = Math.max(1, Math.min(o.threads ?? 1, Math.floor((o.stop - start) / minRange)))
+  const bounds = Array.from({ length: threads + 1 }, (_, i) =>
+    i === threads ? o.stop : start + Math.floor(((o.stop - start) * i) / threads),
+  )
+  const starts = bounds
+    .slice(0, threads)
+    .map((b, i) =>
+      i === 0 ? b : input.fileOffset + lineStartAtOrAfter(input.path, local(b), fileBytes),
+    )
+  const work = mkdtempSync(join(o.tempDir, 'tally-part-'))
+  const pool = new ThreadPool(threads)
+  const onAbort = () => void pool.close()
+  o.signal?.addEventListener('abort', onAbort)
+  const progress = throttleProgress(o.onProgress)
+  const live: RangeCounters[] = starts.map(() => ({ bytes: 0, rows: 0, rejected: 0, groups: 0 }))
+  try {
+    const chain = await parseChain({
+      pool,
+      path: input.path,
+      fileOffset: input.fileOffset,
+      inputEnd,
+      bounds,
+      starts,
+      layout: o.header.layout,
+      // Plain data only: it travels to the threads.
+      options: {
+        groupBy: spec.groupBy.map((c) => c.name),
+        sum: spec.sum.name,
+        totalColumn: spec.totalColumn,
+        order: spec.order,
+        onError: spec.onError,
+      },
+      maxRowBytes: o.maxRowBytes,
+      memoryBytes: ((o.memoryMb ?? DEFAULT_MEMORY_MB) * 1024 * 1024) / threads,
+      rejects: spec.onError === 'skip',
+      spillAll: true,
+      firstLine: 0,
+      work,
+      signal: o.signal,
+      onRange: (i, counters) => {
+        live[i] = counters
+        progress(sumProgress(live, o.stop - o.start))
+      },
+    })
+    if (chain === undefined) return { kind: 'short' }
+    const { results, lineBases } = chain
+    const last = results[results.length - 1]!
+    const summary: PartSummary = {
+      start,
+      endOffset: last.endOffset,
+      bytes: results.reduce((n, r) => n + r.bytes, 0),
+      rows: results.reduce((n, r) => n + r.rows, 0),
+      rejected: results.reduce((n, r) => n + r.rejected, 0),
+      lines: lineBases[lineBases.length - 1]! + last.lines,
+      firstRejects: results
+        .flatMap((r, i) => r.firstRejects.map((x) => ({ ...x, line: x.line + lineBases[i]! })))
+        .slice(0, 3),
+      error: null,
+    }
+    const spills = Array.from({ length: PARTITIONS }, (_, p) =>
+      results.flatMap((r) => (r.spills[p] ? [r.spills[p]] : [])),
+    )
+    let rejectsPath: string | undefined
+    if (spec.onError === 'skip') {
+      rejectsPath = join(work, 'rejects.bin')
+      const spool = new RejectSpoolWriter(rejectsPath)
+      chain.rejectSpools.forEach((path, i) => {
+        readRejectSpool({ path }, (row) => spool.write({ ...row, line: row.line + lineBases[i]! }))
+      })
+      spool.close()
+    }
+    writePart(partPath, summary, spills, rejectsPath)
+    progress({ ...sumProgress(live, o.stop - o.start), phase: 'done' })
+    return { kind: 'part', summary }
+  } catch (error) {
+    if (o.signal?.aborted) throw abortError()
+    if (!isEngineError(error) || error.code === 'ABORTED') throw error
+    // The file's error if this part started in the right place: the merge decides.
+    const summary: PartSummary = { ...empty, firstRejects: [], error: error.toJSON() }
+    writePart(partPath, summary, [], undefined)
+    return { kind: 'part', summary }
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort)
+    await pool.close()
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+function sumProgress(live: RangeCounters[], total: number) {
+  const sum = { bytesDone: 0, bytesTotal: total, rows: 0, rejected: 0, groups: 0 }
+  for (const l of live) {
+    sum.bytesDone += l.bytes
+    sum.rows += l.rows
+    sum.rejected += l.rejected
+    sum.groups += l.groups
+  }
+  sum.bytesDone = Math.min(sum.bytesDone, total)
+  return { ...sum, phase: 'reading' as const }
+}
+
+function writePart(
+  path: string,
+  summary: PartSummary,
+  spills: string[][],
+  rejectsPath: string | undefined,
+): void {
+  const fd = openSync(path, 'w')
+  try {
+    const partitions = Array.from({ length: PARTITIONS }, (_, p) =>
+      (spills[p] ?? []).reduce((n, spill) => n + appendFile(fd, spill), 0),
+    )
+    const rejectsBytes = rejectsPath === undefined ? 0 : appendFile(fd, rejectsPath)
+    const trailer: PartTrailer = { ...summary, version: VERSION, partitions, rejectsBytes }
+    const json = Buffer.from(JSON.stringify(trailer))
+    const tail = Buffer.alloc(4 + MAGIC.length)
+    tail.writeUInt32LE(json.length, 0)
+    tail.write(MAGIC, 4, 'latin1')
+    writeAll(fd, json)
+    writeAll(fd, tail)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function appendFile(fd: number, path: string): number {
+  const source = openSync(path, 'r')
+  const chunk = Buffer.allocUnsafe(1 << 20)
+  let total = 0
+  try {
+    for (;;) {
+      const n = readSync(source, chunk, 0, chunk.length, null)
+      if (n === 0) return total
+      writeAll(fd, chunk.subarray(0, n))
+      total += n
+    }
+  } finally {
+    closeSync(source)
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let at = 0
+  while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at)
+}
+
+function readTrailer(path: string): PartTrailer {
+  const size = statSync(path).size
+  const fd = openSync(path, 'r')
+  try {
+    const tail = Buffer.alloc(4 + MAGIC.length)
+    if (size < tail.length) throw new Error(`${path} is not a part file (too short)`)
+    readSync(fd, tail, 0, tail.length, size - tail.length)
+    if (tail.toString('latin1', 4) !== MAGIC) throw new Error(`${path} is not a part file`)
+    const length = tail.readUInt32LE(0)
+    const json = Buffer.alloc(length)
+    readSync(fd, json, 0, length, size - tail.length - length)
+    const trailer = JSON.parse(json.toString('utf8')) as PartTrailer
+    if (trailer.version !== VERSION) {
+      throw new Error(`${path} is a part file of version ${trailer.version}, not ${VERSION}`)
+    }
+    return trailer
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** The summary of a part file. */
+export function readPartSummary(path: string): PartSummary {
+  const { version: _v, partitions: _p, rejectsBytes: _r, ...summary } = readTrailer(path)
+  return summary
+}
+
+/**
+ * The index of the first part that does not start where it must (the data start, then where
+ * the previous part ended), or -1 when they all chain up. Aggregate that slice again from the
+ * expected start (`exactStart`), then check again.
+ */
+export function partChainBreak(header: CsvHeader, parts: readonly PartSummary[]): number {
+  let expected = header.dataStart
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!
+    if (part.start !== expected) return i
+    // A part that failed ends nowhere known: the parts after it cannot be checked.
+    if (part.error !== null) return -1
+    expected = part.endOffset
+  }
+  return -1
+}
+
+/** Where the part after `parts[i]` must start. */
+export function expectedStart(header: CsvHeader, parts: readonly PartSummary[], i: number): number {
+  return i === 0 ? header.dataStart : parts[i - 1]!.endOffset
+}
+
+export interface MergePartsOptions extends AggregateOptions {
+  header: CsvHeader
+  /** The input's size in bytes (for the summary and progress). */
+  inputBytes: number
+  rejects?: OutputTarget
+  threads?: number
+  tempDir: string
+  signal?: AbortSignal
+  onProgress?: ProgressListener
+}
+
+/**
+ * Merges parts that chain up (`partChainBreak` is -1), in input order, into the output and
+ * rejects exactly as one run over the whole input writes them. Throws the file's error if a
+ * part met one, with its line numbers counted from the start of the input.
+ */
+export async function mergeParts(
+  parts: readonly string[],
+  output: OutputTarget,
+  o: MergePartsOptions,
+): Promise<AggregateSummary> {
+  if (o.signal?.aborted) throw abortError()
+  const spec = createSpec(o)
+  const trailers = parts.map(readTrailer)
+  if (partChainBreak(o.header, trailers) !== -1) {
+    throw new Error('mergeParts: the parts do not chain up; aggregate the broken one again')
+  }
+  const lineBases: number[] = []
+  let lineBase = o.header.dataLine
+  let rowsRead = 0
+  let rowsRejected = 0
+  const firstRejects: RejectSummary[] = []
+  for (const t of trailers) {
+    if (t.error !== null) throw EngineError.fromJSON(t.error).shiftLines(lineBase)
+    lineBases.push(lineBase)
+    rowsRead += t.rows
+    rowsRejected += t.rejected
+    for (const r of t.firstRejects) firstRejects.push({ ...r, line: r.line + lineBase })
+    lineBase += t.lines
+  }
+  assertSomeRowsValid(rowsRead, rowsRejected, firstRejects.slice(0, 3))
+  const report = (phase: 'merging' | 'writing' | 'done') =>
+    o.onProgress?.({
+      bytesDone: o.inputBytes,
+      bytesTotal: o.inputBytes,
+      rows: rowsRead,
+      rejected: rowsRejected,
+      groups: 0,
+      phase,
+    })
+  report('merging')
+  // Where each partition's groups and the rejects sit in each part file.
+  const spills: SpillSource[][] = Array.from({ length: PARTITIONS }, () => [])
+  const rejectSources = trailers.map((t, i) => {
+    let at = 0
+    t.partitions.forEach((bytes, p) => {
+      if (bytes > 0) spills[p]!.push({ path: parts[i]!, start: at, end: at + bytes })
+      at += bytes
+    })
+    return { path: parts[i]!, start: at, end: at + t.rejectsBytes, lineBase: lineBases[i]! }
+  })
+  const outputSink = new FileSink(output, o.tempDir)
+  const rejectsSink = o.rejects === undefined ? undefined : new FileSink(o.rejects, o.tempDir)
+  const work = mkdtempSync(join(o.tempDir, 'tally-merge-'))
+  const pool = new ThreadPool(Math.max(1, Math.min(o.threads ?? 1, PARTITIONS)))
+  const onAbort = () => void pool.close()
+  o.signal?.addEventListener('abort', onAbort)
+  try {
+    if (rejectsSink) copyRejects(rejectsSink, rejectSources, spec)
+    const groups = await mergeGroups({
+      pool,
+      held: [],
+      spills,
+      spilled: true,
+      layout: o.header.layout,
+      spec,
+      outputPath: outputSink.tempPath,
+      work,
+      onMerged: () => report('writing'),
+    })
+    const outputBytes = await outputSink.commit()
+    const rejectsBytes = (await rejectsSink?.commit()) ?? 0
+    report('done')
+    return {
+      bytesRead: o.inputBytes,
+      rowsRead,
+      rowsRejected,
+      groups,
+      outputBytes,
+      rejectsBytes,
+      spills: 0,
+    }
+  } catch (error) {
+    outputSink.discard()
+    rejectsSink?.discard()
+    if (o.signal?.aborted) throw abortError()
+    throw error
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort)
+    await pool.close()
+    rmSync(work, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * The phases of a threaded aggregation, shared by a whole file (`aggregate-file.ts`) and by
+ * parts of one (`parts.ts`): parse a chain of byte ranges in parallel, then merge the groups
+ * partition by partition and combine the threads' runs into the output.
+ */
+import { closeSync, openSync, readSync } from 'node:fs'
+import { join } from 'node:path'
+import { Aggregator } from '../aggregator.js'
+import { EngineError, isEngineError } from '../errors.js'
+import type { ColumnLayout } from '../header.js'
+import { ByteWriter, writeHeader } from '../output.js'
+import { RejectsWriter } from '../rejects.js'
+import { readRejectSpool } from '../rejects-spool.js'
+import type { FileSink } from '../sinks.js'
+import type { AggregateOptions, AggregateSpec } from '../spec.js'
+import type { SpillSource } from '../spill.js'
+import type { MergeResult, ParsedGroups, ParseResult, ParseTask } from './protocol.js'
+import type { ThreadPool } from './thread-pool.js'
+
+/**
+ * Hash partitions of the groups. Rows are added partition by partition, so each partition's
+ * table stays in cache; thread j merges and writes partitions j, j + threads, ...
+ */
+export const PARTITIONS = 256
+
+/** Where the data starts: what the header tells. */
+export interface CsvHeader {
+  layout: ColumnLayout
+  /** Byte offset of the first data row. */
+  dataStart: number
+  /** Line number of the first data row. */
+  dataLine: number
+}
+
+export interface RangeCounters {
+  bytes: number
+  rows: number
+  rejected: number
+  groups: number
+}
+
+export interface ChainTask {
+  pool: ThreadPool
+  /** The file holding the input's bytes from `fileOffset` on. */
+  path: string
+  fileOffset: number
+  /** The file ends where the input does. */
+  inputEnd: boolean
+  /** Range i takes the rows starting in `[starts[i], bounds[i + 1])`. */
+  bounds: number[]
+  /** Guessed starts, each just after a line end; the first is exact. */
+  starts: number[]
+  layout: ColumnLayout
+  options: AggregateOptions
+  maxRowBytes: number | undefined
+  /** Memory budget of each range's groups. */
+  memoryBytes: number
+  /** Spool rejected rows (to `rejectSpools`). */
+  rejects: boolean
+  /** Every group ends up in the spill files. */
+  spillAll: boolean
+  /** Line number of the first range's first row: errors are shifted by it. */
+  firstLine: number
+  /** Directory for the ranges' spill and reject files. */
+  work: string
+  signal: AbortSignal | undefined
+  onRange: (range: number, counters: RangeCounters) => void
+}
+
+export interface Chain {
+  results: ParseResult[]
+  /** Where each range really started. */
+  starts: number[]
+  /** Line number of each range's first row. */
+  lineBases: number[]
+  /** Each range's spooled rejects (with `rejects`). */
+  rejectSpools: string[]
+}
+
+/**
+ * Parses the ranges in parallel and validates them in order: a range whose guessed start is
+ * not where the previous range ended (the guess fell inside a quoted field) is parsed again from
+ * the right place. The first error of a valid range is the file's error, with its line shifted.
+ * Undefined when the file ended before the last row did (`short`).
+ */
+export async function parseChain(c: ChainTask): Promise<Chain | undefined> {
+  const n = c.starts.length
+  const rejectsPath = (i: number, start: number) => join(c.work, `rejects-${i}-${start}.bin`)
+  const task = (i: number, start: number): ParseTask => ({
+    path: c.path,
+    fileOffset: c.fileOffset,
+    inputEnd: c.inputEnd,
+    start,
+    stop: c.bounds[i + 1]!,
+    layout: c.layout,
+    options: c.options,
+    partitions: PARTITIONS,
+    maxRowBytes: c.maxRowBytes,
+    rejectsPath: c.rejects ? rejectsPath(i, start) : undefined,
+    memoryBytes: c.memoryBytes,
+    spillPrefix: join(c.work, `spill-${i}-${start}`),
+    spillAll: c.spillAll,
+  })
+  const parse = (i: number, start: number) =>
+    settle(
+      c.pool.run<ParseResult>(i, { type: 'parse', task: task(i, start) }, (m) =>
+        c.onRange(i, { bytes: m.bytes, rows: m.rows, rejected: m.rejected, groups: m.groups }),
+      ),
+    )
+  const starts = [...c.starts]
+  const outcomes = starts.map((start, i) => parse(i, start))
+  const results: ParseResult[] = []
+  const lineBases: number[] = []
+  let expectedStart = starts[0]!
+  let lineBase = c.firstLine
+  for (let i = 0; i < n; i++) {
+    let outcome = await outcomes[i]!
+    if (c.signal?.aborted) throw abortError()
+    if (starts[i] !== expectedStart) {
+      // The guessed start fell inside a quoted field: parse this range again from the right place.
+      outcome = await parse(i, expectedStart)
+      starts[i] = expectedStart
+    }
+    if (!outcome.ok)
+      throw isEngineError(outcome.error) ? outcome.error.shiftLines(lineBase) : outcome.error
+    const result = outcome.value
+    if (result.short) return undefined
+    results.push(result)
+    lineBases.push(lineBase)
+    lineBase += result.lines
+    expectedStart = result.endOffset
+  }
+  return { results, starts, lineBases, rejectSpools: starts.map((s, i) => rejectsPath(i, s)) }
+}
+
+export interface MergeGroupsTask {
+  pool: ThreadPool
+  /** Groups still in memory; each is dropped here once the threads hold it. */
+  held: { groups: ParsedGroups }[]
+  /** Per partition, its spilled groups. */
+  spills: SpillSource[][]
+  spilled: boolean
+  layout: ColumnLayout
+  spec: AggregateSpec
+  /** Written whole, header first. */
+  outputPath: string
+  work: string
+  /** Called once the groups are merged, before the runs are combined. */
+  onMerged: () => void
+}
+
+/**
+ * Thread j merges partitions j, j + threads, ... of every source and writes them in output
+ * order; one thread then interleaves the runs into the output. Resolves with the group count.
+ */
+export async function mergeGroups(m: MergeGroupsTask): Promise<number> {
+  const threads = m.pool.size
+  const sources = m.held.map((h) => h.groups)
+  // One thread and nothing spilled: its run is the output itself, no combine needed.
+  const single = threads === 1 && !m.spilled
+  const merging = Promise.all(
+    Array.from({ length: threads }, (_, j) =>
+      m.pool.run<MergeResult>(j, {
+        type: 'merge',
+        task: {
+          worker: j,
+          threads,
+          partitions: PARTITIONS,
+          sources,
+          spills: m.spills,
+          spilled: m.spilled,
+          layout: m.layout,
+          order: m.spec.order,
+          totalColumn: m.spec.totalColumn,
+          escapeFormulas: m.spec.escapeFormulas,
+          rowsPath: single ? m.outputPath : join(m.work, `part-${j}.csv`),
+          keysPath: single ? undefined : join(m.work, `part-${j}.keys`),
+        },
+      }),
+    ),
+  )
+  // The threads hold the groups now; without this thread's references they can be freed as
+  // each thread finishes with them.
+  for (const h of m.held) h.groups = { dictionaries: [], tables: [] }
+  sources.length = 0
+  const merged = await merging
+  m.onMerged()
+  if (!single) {
+    await m.pool.run(0, {
+      type: 'combine',
+      task: {
+        parts: merged.flatMap((r) => r.parts),
+        order: m.spec.order,
+        headerBytes: headerBytes(m.layout, m.spec),
+        outputPath: m.outputPath,
+      },
+    })
+  }
+  return merged.reduce((n, r) => n + r.groups, 0)
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error }
+
+/** A promise that never rejects, so an unawaited failure is not an unhandled rejection. */
+function settle<T>(promise: Promise<T>): Promise<Outcome<T>> {
+  return promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: Error) => ({ ok: false as const, error }),
+  )
+}
+
+export function abortError(): EngineError {
+  return new EngineError('ABORTED', 'the aggregation was canceled')
+}
+
+/** A spooled reject file, or a byte range of one. */
+export interface RejectSource {
+  path: string
+  start?: number
+  end?: number
+  /** Added to the spooled line numbers. */
+  lineBase: number
+}
+
+/** Copies spooled rejected rows into the rejects CSV, in the order given. */
+export function copyRejects(sink: FileSink, sources: RejectSource[], spec: AggregateSpec): void {
+  const writer = new RejectsWriter(sink.write, { escapeFormulas: spec.escapeFormulas })
+  for (const source of sources) {
+    readRejectSpool(source, (row) => writer.write(row, source.lineBase))
+  }
+  writer.end()
+}
+
+function headerBytes(layout: ColumnLayout, spec: AggregateSpec): Uint8Array {
+  const chunks: Uint8Array[] = []
+  const out = new ByteWriter((c) => chunks.push(c), 4096)
+  writeHeader(out, layout, spec.totalColumn, spec.escapeFormulas)
+  out.flush()
+  return Buffer.concat(chunks)
+}
+
+/** Reads the header from the start of a file: the layout, where data starts and its line. */
+export function readHeader(
+  path: string,
+  spec: AggregateSpec,
+  maxRowBytes: number | undefined,
+): CsvHeader {
+  const aggregator = new Aggregator(spec, { maxRowBytes, headerOnly: true })
+  const fd = openSync(path, 'r')
+  try {
+    const chunk = new Uint8Array(64 * 1024)
+    let position = 0
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, position)
+      position += n
+      if (n === 0) aggregator.end()
+      else aggregator.push(chunk.subarray(0, n))
+      const layout = aggregator.columnLayout
+      if (layout !== undefined)
+        return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
+      if (n === 0) throw new Error('unreachable: end() without a header throws')
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * The first position at or after `offset` that follows an LF, or `size` (the file's) when no
+ * LF follows. Reads from `offset - 1`, so that byte must be in the file when `offset > 0`.
+ */
+export function lineStartAtOrAfter(path: string, offset: number, size: number): number {
+  if (offset === 0) return 0
+  const fd = openSync(path, 'r')
+  try {
+    const chunk = new Uint8Array(64 * 1024)
+    let position = offset - 1
+    while (position < size) {
+      const n = readSync(fd, chunk, 0, chunk.length, position)
+      if (n === 0) break
+      const at = chunk.subarray(0, n).indexOf(0x0a)
+      if (at !== -1) return position + at + 1
+      position += n
+    }
+    return size
+  } finally {
+    closeSync(fd)
+  }
+}
