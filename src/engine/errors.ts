@@ -33,6 +33,7 @@ export const FILE_ERROR_CODES = [
   'INVALID_OPTION_ON_ERROR',
   'INVALID_OPTION_THREADS',
   'INVALID_OPTION_MEMORY',
+  'INVALID_OPTION_ESCAPE_FORMULAS',
   'ABORTED',
 ] as const
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number]

@@ -2,11 +2,19 @@
  * Turns groups into CSV bytes: `Song,Date,Total Number of Plays for Date`, LF line ends, a field
  * quoted only when it must be (it holds a comma, a quote, CR or LF, or starts or ends with a
  * space or tab, which an unquoted field would lose to trimming).
+ *
+ * With `escapeFormulas` (the `escape_formulas` option), a text field that a spreadsheet would
+ * run as a formula (it starts with `=`, `+`, `-`, `@`, tab or CR) is written as OWASP's CSV
+ * injection advice says: a single quote in front and the field quoted (`=1+1` -> `"'=1+1"`).
+ * Dates and totals are never escaped: they are digits and dashes we write ourselves, and totals
+ * are non-negative, so they never start with `-`.
  */
 import { COMMA, CR, LF, QUOTE, SPACE, TAB, textEncoder } from './bytes.js'
 import type { ByteDictionary } from './dictionary.js'
 import type { GroupTable } from './group-table.js'
 import type { ColumnLayout } from './header.js'
+
+const APOSTROPHE = 0x27
 
 export type ByteSink = (chunk: Uint8Array) => void
 
@@ -69,8 +77,30 @@ export function needsQuotes(bytes: Uint8Array, start: number, end: number): bool
   return false
 }
 
-export function writeField(out: ByteWriter, bytes: Uint8Array, start: number, end: number): void {
+const EQUALS = 0x3d
+const PLUS = 0x2b
+const MINUS = 0x2d
+const AT = 0x40
+
+/** Whether a spreadsheet would take a cell starting with `byte` for a formula (OWASP). */
+export function startsFormula(byte: number | undefined): boolean {
+  return (
+    byte === EQUALS || byte === PLUS || byte === MINUS || byte === AT || byte === TAB || byte === CR
+  )
+}
+
+export function writeField(
+  out: ByteWriter,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  escapeFormulas = false,
+): void {
   const length = end - start
+  if (escapeFormulas && length > 0 && startsFormula(bytes[start])) {
+    writeQuoted(out, bytes, start, end, true)
+    return
+  }
   const buf = out.ensure(length)
   const at = out.offset
   const first = bytes[start]
@@ -89,13 +119,21 @@ export function writeField(out: ByteWriter, bytes: Uint8Array, start: number, en
   writeQuoted(out, bytes, start, end)
 }
 
-function writeQuoted(out: ByteWriter, bytes: Uint8Array, start: number, end: number): void {
+/** `"value"` with inner quotes doubled; with `apostrophe`, `"'value"` (a formula made text). */
+function writeQuoted(
+  out: ByteWriter,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  apostrophe = false,
+): void {
   let quotes = 0
   for (let i = start; i < end; i++) if (bytes[i] === QUOTE) quotes++
-  const length = end - start + quotes + 2
+  const length = end - start + quotes + 2 + (apostrophe ? 1 : 0)
   const buf = out.ensure(length)
   let at = out.offset
   buf[at++] = QUOTE
+  if (apostrophe) buf[at++] = APOSTROPHE
   for (let i = start; i < end; i++) {
     const c = bytes[i]!
     buf[at++] = c
@@ -105,12 +143,17 @@ function writeQuoted(out: ByteWriter, bytes: Uint8Array, start: number, end: num
   out.advance(length)
 }
 
-export function writeHeader(out: ByteWriter, layout: ColumnLayout, totalColumn: string): void {
+export function writeHeader(
+  out: ByteWriter,
+  layout: ColumnLayout,
+  totalColumn: string,
+  escapeFormulas = false,
+): void {
   const names = [...layout.groupNames, totalColumn]
   names.forEach((name, i) => {
     if (i > 0) out.writeByte(COMMA)
     const bytes = textEncoder.encode(name)
-    writeField(out, bytes, 0, bytes.length)
+    writeField(out, bytes, 0, bytes.length, escapeFormulas)
   })
   out.writeByte(LF)
 }
@@ -156,8 +199,10 @@ export function writeGroups(
   table: GroupTable,
   dictionaries: readonly (ByteDictionary | undefined)[],
   order: Uint32Array,
+  escapeFormulas = false,
 ): void {
-  for (let i = 0; i < order.length; i++) writeGroup(out, table, dictionaries, order[i]!)
+  for (let i = 0; i < order.length; i++)
+    writeGroup(out, table, dictionaries, order[i]!, escapeFormulas)
 }
 
 /** Writes the output row of group `g`. */
@@ -166,6 +211,7 @@ export function writeGroup(
   table: GroupTable,
   dictionaries: readonly (ByteDictionary | undefined)[],
   g: number,
+  escapeFormulas = false,
 ): void {
   const width = table.width
   for (let k = 0; k < width; k++) {
@@ -174,7 +220,7 @@ export function writeGroup(
     if (dictionary === undefined) writeDate(out, id)
     else {
       const at = dictionary.offsetOf(id)
-      writeField(out, dictionary.arenaOf(id), at, at + dictionary.lengthOf(id))
+      writeField(out, dictionary.arenaOf(id), at, at + dictionary.lengthOf(id), escapeFormulas)
     }
     out.writeByte(COMMA)
   }

@@ -241,7 +241,7 @@ async function aggregateInProcess(
   rejectsSink: FileSink | undefined,
   options: AggregateRunOptions,
 ): Promise<AggregateSummary> {
-  const rejects = rejectsSink && new RejectsWriter(rejectsSink.write)
+  const rejects = rejectsSink && new RejectsWriter(rejectsSink.write, spec)
   const aggregator = new Aggregator(spec, {
     maxRowBytes: options.maxRowBytes,
     onReject: rejects && ((row) => rejects.write(row)),

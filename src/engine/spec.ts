@@ -19,6 +19,12 @@ export interface AggregateOptions {
   totalColumn?: string
   order?: string
   onError?: string
+  /**
+   * Write text values that a spreadsheet would run as a formula (they start with `=`, `+`, `-`,
+   * `@`, tab or CR) as text: `'` in front, the field quoted (OWASP's CSV injection advice).
+   * `true`/`false`, or their text (`true`, `false`, `1`, `0`). Default false.
+   */
+  escapeFormulas?: boolean | string
 }
 
 export type ColumnKind = 'text' | 'date'
@@ -38,6 +44,8 @@ export interface AggregateSpec {
   readonly totalColumn: string
   readonly order: OutputOrder
   readonly onError: OnError
+  /** Text values starting with `= + - @`, tab or CR are written as `"'value"` (see output.ts). */
+  readonly escapeFormulas: boolean
 }
 
 export const DEFAULT_GROUP_BY = ['Song', 'Date'] as const
@@ -49,6 +57,26 @@ const MAX_GROUP_COLUMNS = 8
 /** Column names match trimmed of spaces and tabs (as unquoted fields are), case-insensitively. */
 export function normalizeColumnName(name: string): string {
   return name.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase()
+}
+
+const TRUE_TEXTS = ['true', '1']
+const FALSE_TEXTS = ['false', '0']
+
+/**
+ * The `escape_formulas` option from a boolean or its text (`true`, `false`, `1`, `0`, in any
+ * case); unset is false. Anything else throws `INVALID_OPTION_ESCAPE_FORMULAS`.
+ */
+export function parseEscapeFormulas(value: unknown): boolean {
+  if (value === undefined || typeof value === 'boolean') return value === true
+  if (typeof value === 'string') {
+    const text = value.trim().toLowerCase()
+    if (TRUE_TEXTS.includes(text)) return true
+    if (FALSE_TEXTS.includes(text)) return false
+  }
+  throw new EngineError(
+    'INVALID_OPTION_ESCAPE_FORMULAS',
+    `escape_formulas must be true or false, got ${quoteForMessage(String(value))}`,
+  )
 }
 
 export function createSpec(options: AggregateOptions = {}): AggregateSpec {
@@ -98,6 +126,7 @@ export function createSpec(options: AggregateOptions = {}): AggregateSpec {
       `on_error must be one of ${ON_ERRORS.join(', ')}, got ${quoteForMessage(onError)}`,
     )
   }
+  const escapeFormulas = parseEscapeFormulas(options.escapeFormulas)
   const isDefault =
     groupNames.length === 2 &&
     normalizeColumnName(groupNames[0]!) === 'song' &&
@@ -117,5 +146,6 @@ export function createSpec(options: AggregateOptions = {}): AggregateSpec {
     totalColumn,
     order: order as OutputOrder,
     onError: onError as OnError,
+    escapeFormulas,
   })
 }

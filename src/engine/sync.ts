@@ -27,9 +27,10 @@ export function writeSingleTable(
 ): ByteWriter {
   assertSomeRowsValid(state.counters.rows, state.counters.rejected, state.firstRejects)
   const out = new ByteWriter(sink)
-  writeHeader(out, state.layout!, spec.totalColumn)
+  writeHeader(out, state.layout!, spec.totalColumn, spec.escapeFormulas)
   const table = state.tables[0]!
-  writeGroups(out, table, state.dictionaries, groupOrder(table, state.dictionaries, spec.order))
+  const order = groupOrder(table, state.dictionaries, spec.order)
+  writeGroups(out, table, state.dictionaries, order, spec.escapeFormulas)
   out.flush()
   return out
 }
@@ -41,7 +42,7 @@ export function aggregateSync(
   const spec = createSpec(options)
   const rejected: RejectedRow[] = []
   const rejectChunks: Uint8Array[] = []
-  const rejects = new RejectsWriter((chunk) => rejectChunks.push(chunk))
+  const rejects = new RejectsWriter((chunk) => rejectChunks.push(chunk), spec)
   const aggregator = new Aggregator(spec, {
     onReject: (row) => {
       rejected.push(row)

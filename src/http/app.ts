@@ -15,17 +15,18 @@ import { compatC } from './compat/c/index.js'
 import { compatD } from './compat/d/index.js'
 import { compatE } from './compat/e/index.js'
 import { authPlugin } from './plugins/auth.js'
-import { errorHandlerPlugin } from './plugins/error-handler.js'
+import { errorHandlerPlugin, frameworkError } from './plugins/error-handler.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { multipartPlugin } from './plugins/multipart.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { securityPlugin } from './plugins/security.js'
 import { swaggerPlugin } from './plugins/swagger.js'
+import { uploadIdsPlugin } from './plugins/upload-ids.js'
 import { healthRoutes } from './routes/health.js'
 import { jobRoutes } from './routes/jobs/index.js'
 import { rootRoutes } from './routes/root.js'
 import { tusRoutes } from './tus/index.js'
-import { TusUploads } from './tus/tus-uploads.js'
+import { TUS_PATH, TusUploads } from './tus/tus-uploads.js'
 import type { AppDeps, HttpApp } from './types.js'
 import { UploadService } from './upload/upload-service.js'
 
@@ -40,6 +41,8 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
   const { config, storage, jobs, http = {} } = deps
   const app: HttpApp = Fastify({
     loggerInstance: deps.logger,
+    // The router's own errors (bad percent-encoding, a too long parameter) as problems too.
+    frameworkErrors: frameworkError,
     routerOptions: {
       // `/jobs/{id}/result` (primary) and `/jobs/{id}/result/` (compat D) are different routes.
       ignoreTrailingSlash: false,
@@ -56,17 +59,21 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     retryAfterSeconds: http.retryAfterSeconds ?? 10,
   })
 
-  const tus = new TusUploads({
+  const uploadExpiryMs = http.uploadExpiryMs ?? DEFAULT_UPLOAD_EXPIRY_MS
+  // With S3 storage, tus keeps its uploads in the same bucket (every API process sees them).
+  const tus = await TusUploads.create({
     dataDir: config.dataDir,
     maxUploadBytes: config.maxUploadBytes,
-    expiryMs: http.uploadExpiryMs ?? DEFAULT_UPLOAD_EXPIRY_MS,
+    expiryMs: uploadExpiryMs,
+    s3: config.storage.kind === 's3' ? { ...config.s3, url: config.storage.url } : undefined,
   })
 
   await app.register(errorHandlerPlugin)
-  await app.register(securityPlugin, { corsOrigins: http.corsOrigins })
+  await app.register(securityPlugin, { corsOrigins: http.corsOrigins ?? config.corsOrigins })
   await app.register(authPlugin, { apiKeys: config.apiKeys })
   const rateLimit = http.rateLimit ?? DEFAULT_RATE_LIMIT
   if (rateLimit) await app.register(rateLimitPlugin, rateLimit)
+  await app.register(uploadIdsPlugin, { path: TUS_PATH, uploads: tus })
   await app.register(multipartPlugin, { maxUploadBytes: config.maxUploadBytes })
   await app.register(swaggerPlugin, {
     version: deps.version ?? 'dev',
@@ -83,7 +90,9 @@ export async function buildApp(deps: AppDeps): Promise<HttpApp> {
     sseHeartbeatMs: http.sseHeartbeatMs ?? 15_000,
     tus,
   })
-  await app.register(tusRoutes, { tus, cleanupIntervalMs: UPLOAD_CLEANUP_INTERVAL_MS })
+  // The sweep runs every 10 minutes, or as often as uploads expire when that is sooner.
+  const cleanupIntervalMs = Math.min(UPLOAD_CLEANUP_INTERVAL_MS, Math.max(uploadExpiryMs, 100))
+  await app.register(tusRoutes, { tus, cleanupIntervalMs })
   const compat = { jobs, storage, uploads }
   await app.register(compatA, compat)
   await app.register(compatB, compat)

@@ -56,7 +56,10 @@ export class JobCard {
       return
     }
     if (view.status === 'canceled') {
-      this.failed('Canceled.')
+      // Asked for (here or from the recent jobs list): not an error, and marked as canceled.
+      this.bar.value = 0
+      this.line.textContent = 'Canceled.'
+      this.line.className = 'line'
       return
     }
     const progress = view.progress

@@ -25,7 +25,10 @@ export async function tusRoutes(app: HttpApp, { tus, cleanupIntervalMs }: TusRou
     tus.cleanUpExpired().catch((error: unknown) => app.log.warn({ err: error }, 'tus cleanup'))
   }, cleanupIntervalMs)
   timer.unref()
-  app.addHook('onClose', async () => clearInterval(timer))
+  app.addHook('onClose', async () => {
+    clearInterval(timer)
+    tus.close()
+  })
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const owner = request.owner

@@ -2,9 +2,10 @@
  * `POST /jobs` with JSON `{"upload_id", "order", "on_error", ...}`: a finished tus upload
  * becomes a job. The file is copied through the upload gate into the job's storage key (so the
  * header is inspected as for any upload: 422 when columns are missing), then the tus upload is
- * removed: an upload starts one job.
+ * removed: an upload starts one job. With S3 storage the copy streams from the tus store's
+ * object to the job's (a server-side CopyObject would skip the header check and is limited to
+ * 5 GiB per request).
  */
-import { createReadStream } from 'node:fs'
 import type { FastifyRequest } from 'fastify'
 import { createJobId, type Job } from '../../jobs/job.js'
 import { HttpError } from '../errors/api-errors.js'
@@ -40,7 +41,9 @@ export async function submitTusUpload(
     )
   }
   await uploads.precheck(found.upload.size)
-  const stored = await uploads.store(createReadStream(found.path), {
+  // Streamed from the tus store (a file, or the S3 object) through the upload gate into the
+  // job's input key: the header is inspected on the way, nothing is staged on this disk.
+  const stored = await uploads.store(await tus.read(body.upload_id), {
     jobId: createJobId(),
     spec: specOf(options),
   })

@@ -1,6 +1,8 @@
 /**
- * The tus 1.0 side of uploads (`@tus/server` over `@tus/file-store` in `<data dir>/tus`):
- * creation, termination and expiration. Finished uploads become jobs through `POST /jobs` with
+ * The tus 1.0 side of uploads: creation, termination and expiration. `@tus/server` over
+ * `@tus/file-store` in `<data dir>/tus`, or, when the service's storage is S3, over
+ * `@tus/s3-store` in the same bucket under `<prefix>tus/` (`s3-tus-store.ts`, loaded only then),
+ * so every API process behind a load balancer sees every upload. Finished uploads become jobs through `POST /jobs` with
  * `{"upload_id"}` (`claim`), which copies the file through the usual upload gate, so its header
  * is inspected like any other upload's.
  *
@@ -9,9 +11,11 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 import { FileStore } from '@tus/file-store'
 import { Server } from '@tus/server'
-import type { Upload } from '@tus/utils'
+import type { DataStore, Upload } from '@tus/utils'
+import type { S3TusStoreOptions } from './s3-tus-store.js'
 
 export const TUS_PATH = '/uploads'
 
@@ -26,26 +30,44 @@ export interface TusUploadsOptions {
   maxUploadBytes: number
   /** Unfinished uploads older than this are removed by `cleanUpExpired`. */
   expiryMs: number
+  /** The S3 store to keep uploads in (the service's storage is S3). Absent: `<data dir>/tus`. */
+  s3?: Omit<S3TusStoreOptions, 'expiryMs'>
 }
 
 export type FoundUpload =
   | { state: 'missing' }
   | { state: 'unfinished'; upload: Upload }
-  | { state: 'finished'; upload: Upload; path: string; fileName: string | undefined }
+  | { state: 'finished'; upload: Upload; fileName: string | undefined }
+
+/** What both stores offer besides the `DataStore` API: the bytes of a finished upload. */
+export type TusStore = DataStore & {
+  read(id: string): Readable | Promise<Readable>
+  /** Releases the store's connections (the S3 client). */
+  close?(): void
+}
 
 export class TusUploads {
   readonly server: Server
-  readonly directory: string
-  private readonly store: FileStore
   /** Who sends each creation request in flight (set by the route, read by `onUploadCreate`). */
   private readonly owners = new WeakMap<object, string>()
 
-  constructor(options: TusUploadsOptions) {
-    this.directory = join(options.dataDir, 'tus')
-    this.store = new FileStore({
-      directory: this.directory,
-      expirationPeriodInMilliseconds: options.expiryMs,
-    })
+  /** The uploads with the store the options name (the S3 code is loaded only for S3). */
+  static async create(options: TusUploadsOptions): Promise<TusUploads> {
+    if (options.s3 === undefined) {
+      const store = new FileStore({
+        directory: join(options.dataDir, 'tus'),
+        expirationPeriodInMilliseconds: options.expiryMs,
+      })
+      return new TusUploads(options, store)
+    }
+    const { S3TusStore } = await import('./s3-tus-store.js')
+    return new TusUploads(options, new S3TusStore({ ...options.s3, expiryMs: options.expiryMs }))
+  }
+
+  constructor(
+    options: TusUploadsOptions,
+    private readonly store: TusStore,
+  ) {
     this.server = new Server({
       path: TUS_PATH,
       datastore: this.store,
@@ -80,17 +102,21 @@ export class TusUploads {
       return { state: 'unfinished', upload }
     }
     const meta = upload.metadata ?? {}
-    return {
-      state: 'finished',
-      upload,
-      path: join(this.directory, id),
-      fileName: meta.filename ?? meta.name ?? undefined,
-    }
+    return { state: 'finished', upload, fileName: meta.filename ?? meta.name ?? undefined }
+  }
+
+  /** The bytes of a finished upload (`find` said so), streamed from where the store keeps them. */
+  async read(id: string): Promise<Readable> {
+    return this.store.read(id)
   }
 
   /** Deletes an upload (once its job has its own copy). Never throws: it is cleanup. */
   async remove(id: string): Promise<void> {
     await this.store.remove(id).catch(() => {})
+  }
+
+  close(): void {
+    this.store.close?.()
   }
 
   /** Removes unfinished uploads past their expiry; returns how many. */

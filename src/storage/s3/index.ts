@@ -25,11 +25,19 @@ export interface S3StoreSettings {
 /** A store for `settings.url`, with its own client; call `init()` next (it checks the bucket). */
 export function createS3BlobStore(settings: S3StoreSettings): S3BlobStore {
   const location = parseS3Url(settings.url)
+  return new S3BlobStore({ ...location, clientConfig: s3ClientConfig(settings) })
+}
+
+/**
+ * The AWS SDK client configuration for these settings, for other S3 users of the same store
+ * (the tus uploads' `@tus/s3-store`), so every client reaches the bucket the same way.
+ */
+export function s3ClientConfig(settings: Omit<S3StoreSettings, 'url'>): S3ClientConfig {
   if ((settings.accessKeyId === undefined) !== (settings.secretAccessKey === undefined)) {
     throw new TypeError('S3 credentials need both an access key id and a secret access key')
   }
   const custom = settings.endpoint !== undefined
-  const clientConfig: S3ClientConfig = {
+  return {
     endpoint: settings.endpoint,
     region: settings.region ?? (custom ? 'us-east-1' : undefined),
     forcePathStyle: settings.forcePathStyle ?? custom,
@@ -42,5 +50,4 @@ export function createS3BlobStore(settings: S3StoreSettings): S3BlobStore {
     requestChecksumCalculation: custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
     responseChecksumValidation: custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
   }
-  return new S3BlobStore({ ...location, clientConfig })
 }
