@@ -77,13 +77,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     await storage.init()
     opened.push(storage)
 
-    const runner = new EngineJobRunner({
-      storage,
-      threads: config.threads,
-      memoryMb: config.memoryMb,
-      maxInputBytes: config.maxInputBytes,
-      tempDir: join(config.dataDir, 'tmp'),
-    })
+    const runner = createRunner(config, storage)
     await runner.init()
 
     const jobs = await createJobBackend(config, storage, logger.child({ component: 'jobs' }))
@@ -171,4 +165,16 @@ function packageVersion(): string {
   } catch {
     return 'dev'
   }
+}
+
+/** The job runner: the engine between the storage and the job backend. */
+export function createRunner(config: Config, storage: Storage): EngineJobRunner {
+  return new EngineJobRunner({
+    storage,
+    threads: config.threads,
+    memoryMb: config.memoryMb,
+    maxInputBytes: config.maxInputBytes,
+    tempDir: join(config.dataDir, 'tmp'),
+    sliceBytes: config.splitBytes,
+  })
 }

@@ -60,6 +60,14 @@ export const EnvSchema = Type.Object({
     description:
       'Comma-separated API keys. When set, requests need `Authorization: Bearer KEY` or `X-API-Key`, and each key sees only its own jobs.',
   }),
+  TALLY_CORS_ORIGINS: Type.Array(Type.String({ pattern: '^https?://[^/\\s,]+$' }), {
+    default: [],
+    defaultText: 'none (CORS off)',
+    expected:
+      'comma-separated origins such as https://app.example.com (scheme, host, optional port)',
+    description:
+      'Comma-separated origins whose browser pages may call the API (CORS). Off by default: the web UI is served from the same origin and needs none.',
+  }),
   TALLY_MAX_UPLOAD_BYTES: Type.Integer({
     minimum: 1,
     maximum: Number.MAX_SAFE_INTEGER,
@@ -98,6 +106,13 @@ export const EnvSchema = Type.Object({
     maximum: 1024 * 1024,
     default: 1024,
     description: "Memory budget in MiB for one job's groups; beyond it the job spills to disk.",
+  }),
+  TALLY_SPLIT_MB: Type.Integer({
+    minimum: 1,
+    maximum: 1024 * 1024,
+    default: 256,
+    description:
+      'With Redis, a plain input larger than this many MiB is split across the workers when there are several; with S3, a worker reads this much of an input at a time.',
   }),
   TALLY_QUEUE_LIMIT: Type.Integer({
     minimum: 1,
@@ -189,6 +204,8 @@ export interface Config {
   readonly dataDir: string
   readonly storage: StorageLocation
   readonly apiKeys: readonly string[]
+  /** Origins allowed by CORS; empty: CORS off. */
+  readonly corsOrigins: readonly string[]
   readonly maxUploadBytes: number
   readonly maxInputBytes: number
   readonly resultTtlSeconds: number
@@ -197,6 +214,8 @@ export interface Config {
   /** Worker threads per job. */
   readonly threads: number
   readonly memoryMb: number
+  /** Inputs larger than this are split across workers, and read from S3 this much at a time. */
+  readonly splitBytes: number
   readonly queueLimit: number
   readonly logLevel: LogLevel
   readonly redisUrl: string | undefined
@@ -283,12 +302,14 @@ export function loadConfig(
     dataDir,
     storage: parseStorage(e.TALLY_STORAGE ?? pathToFileURL(join(dataDir, 'files')).href, cwd),
     apiKeys: e.TALLY_API_KEYS,
+    corsOrigins: e.TALLY_CORS_ORIGINS,
     maxUploadBytes: e.TALLY_MAX_UPLOAD_BYTES,
     maxInputBytes: e.TALLY_MAX_INPUT_BYTES,
     resultTtlSeconds: e.TALLY_RESULT_TTL,
     concurrency: e.TALLY_CONCURRENCY,
     threads: e.TALLY_THREADS ?? availableParallelism(),
     memoryMb: e.TALLY_MEMORY_MB,
+    splitBytes: e.TALLY_SPLIT_MB * 1024 * 1024,
     queueLimit: e.TALLY_QUEUE_LIMIT,
     logLevel: e.TALLY_LOG_LEVEL,
     redisUrl: e.REDIS_URL,

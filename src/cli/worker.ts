@@ -67,16 +67,9 @@ async function worker(options: WorkerOptions): Promise<void> {
     )
   }
 
-  const { createJobBackend, createStorage } = await import('../compose.js')
-  const { EngineJobRunner } = await import('../jobs/runner.js')
+  const { createJobBackend, createRunner, createStorage } = await import('../compose.js')
   const storage = await createStorage(config)
-  const runner = new EngineJobRunner({
-    storage,
-    threads: config.threads,
-    memoryMb: config.memoryMb,
-    maxInputBytes: config.maxInputBytes,
-    tempDir: join(config.dataDir, 'tmp'),
-  })
+  const runner = createRunner(config, storage)
   const jobs = await createJobBackend(config, storage, logger.child({ component: 'jobs' }))
   try {
     await storage.init()

@@ -13,6 +13,7 @@
  */
 import type { AggregateProgress } from '../engine/index.js'
 import type { Job, JobInput, JobOptions, JobResult, JobStatus } from './job.js'
+import type { PartRef } from './job-parts.js'
 
 export interface SubmitJob {
   /** An id made with `createJobId()` when the upload had to be named first; default: a new one. */
@@ -67,6 +68,22 @@ export interface RunContext {
  */
 export interface JobRunner {
   run(job: Job, context: RunContext): Promise<JobResult>
+}
+
+/** A runner that can also run a job as parts on several workers, then merge them. */
+export interface SplitJobRunner extends JobRunner {
+  /** How many parts to split a job into when `workers` can take them (1: do not split). */
+  planParts(job: Job, workers: number): Promise<number>
+  /** Aggregates one part and stores it. */
+  runPart(job: Job, part: PartRef, context: RunContext): Promise<void>
+  /** Merges the stored parts of a run into the job's result, and deletes them. */
+  mergeParts(job: Job, parts: Omit<PartRef, 'index'>, context: RunContext): Promise<JobResult>
+  /** Deletes the stored parts of every run of a job. */
+  deleteParts(job: Job): Promise<void>
+}
+
+export function isSplitJobRunner(runner: JobRunner): runner is SplitJobRunner {
+  return 'planParts' in runner
 }
 
 export interface StopOptions {

@@ -49,6 +49,11 @@ export interface JobOptions {
   onError: JobOnError
   groupBy: readonly string[]
   sum: string
+  /**
+   * Formulas in text values are written as text (the `escape_formulas` option). Absent means
+   * false: only `true` is stored, so jobs stored before the option existed read the same.
+   */
+  escapeFormulas?: boolean
 }
 
 export interface JobProgress {
@@ -158,6 +163,11 @@ export function resolveJobOptions(options: Partial<JobOptions> = {}): JobOptions
     groupBy: [...(options.groupBy ?? DEFAULT_GROUP_BY)],
     sum: options.sum ?? DEFAULT_SUM,
   }
-  const spec = createSpec(resolved)
-  return { ...resolved, groupBy: spec.groupBy.map((column) => column.name), sum: spec.sum.name }
+  const spec = createSpec({ ...resolved, escapeFormulas: options.escapeFormulas })
+  return {
+    ...resolved,
+    groupBy: spec.groupBy.map((column) => column.name),
+    sum: spec.sum.name,
+    ...(spec.escapeFormulas ? { escapeFormulas: true } : {}),
+  }
 }

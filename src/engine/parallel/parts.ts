@@ -70,11 +70,25 @@ interface PartTrailer extends PartSummary {
   rejectsBytes: number
 }
 
-/** Reads the header from the input's first bytes (as many chunks as the header needs). */
+/**
+ * Reads the header from the input's first bytes (as many chunks as the header needs). With
+ * `moreFollow`, the chunks are only the start of the input: undefined when they end before the
+ * header does.
+ */
 export async function readCsvHeader(
-  chunks: AsyncIterable<Uint8Array>,
-  options: AggregateOptions & { maxRowBytes?: number } = {},
-): Promise<CsvHeader> {
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options?: HeaderOptions,
+): Promise<CsvHeader>
+export async function readCsvHeader(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: HeaderOptions,
+  moreFollow: boolean,
+): Promise<CsvHeader | undefined>
+export async function readCsvHeader(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: HeaderOptions = {},
+  moreFollow = false,
+): Promise<CsvHeader | undefined> {
   const aggregator = new Aggregator(createSpec(options), {
     maxRowBytes: options.maxRowBytes,
     headerOnly: true,
@@ -86,11 +100,14 @@ export async function readCsvHeader(
       return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
     }
   }
+  if (moreFollow) return undefined
   aggregator.end()
   const layout = aggregator.columnLayout
   if (layout === undefined) throw new Error('unreachable: end() without a header throws')
   return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
 }
+
+type HeaderOptions = AggregateOptions & { maxRowBytes?: number }
 
 /** The local file that holds a slice of the input. */
 export interface PartInput {

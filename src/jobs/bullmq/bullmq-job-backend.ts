@@ -314,6 +314,8 @@ export class BullmqJobBackend implements JobBackend {
       client,
       records,
       runner,
+      queue: this.open().queue,
+      partJobOptions: this.retryOptions(),
       queueName: this.queueName,
       prefix: this.prefix,
       storage: o.storage,
@@ -367,13 +369,19 @@ export class BullmqJobBackend implements JobBackend {
       { id },
       {
         jobId: id,
-        attempts: this.options.maxAttempts ?? 3,
-        backoff: { type: 'exponential', delay: this.options.retryBaseMs ?? 1000 },
+        ...this.retryOptions(),
         // The job record keeps everything worth keeping.
         removeOnComplete: true,
         removeOnFail: { age: this.options.resultTtlSeconds },
       },
     )
+  }
+
+  private retryOptions() {
+    return {
+      attempts: this.options.maxAttempts ?? 3,
+      backoff: { type: 'exponential' as const, delay: this.options.retryBaseMs ?? 1000 },
+    }
   }
 
   private maintenanceDeps(): MaintenanceDeps {

@@ -14,25 +14,63 @@
  * that lost its job (BullMQ found it stalled and handed it to another worker) changes nothing:
  * the job finishes once. Cancels reach a run from another process through the events feed
  * (`abortIfCanceled`) and, as a fallback, a poll of the record (`checkActive`).
+ *
+ * A large job is split when several workers can share it (`SplitJobRunner.planParts`), in
+ * BullMQ's step-job way: the run adds one `part` child job per slice, notes that its next step is
+ * `merge` and waits for its children (`moveToWaitingChildren`), freeing its worker. Each part, on
+ * any worker, aggregates its slice into a stored blob and adds its progress to the job's. Once
+ * all are done, BullMQ hands the job back and the merge step writes the result. Parts carry the
+ * splitting run's id: a part of a run that lost its job does nothing.
  */
 import { randomUUID } from 'node:crypto'
-import { type Job as BullJob, UnrecoverableError, WaitingError } from 'bullmq'
+import {
+  type Job as BullJob,
+  type Queue,
+  UnrecoverableError,
+  WaitingChildrenError,
+  WaitingError,
+} from 'bullmq'
+import type { AggregateProgress } from '../../engine/index.js'
 import type { Storage } from '../../storage/storage.js'
-import type { JobEvent, JobRunner, Logger, RunContext } from '../backend.js'
+import {
+  isSplitJobRunner,
+  type JobEvent,
+  type JobRunner,
+  type Logger,
+  type RunContext,
+  type SplitJobRunner,
+} from '../backend.js'
 import type { Job, JobErrorInfo, JobResult } from '../job.js'
 import { isJobFailure } from '../job-failure.js'
 import { deleteJobFiles } from '../job-files.js'
 import { finalProgress, toJobProgress } from '../progress.js'
 import type { JobRecords } from './job-records.js'
 
-/** What BullMQ carries for a job: only the id; the record holds the rest. */
+/**
+ * What BullMQ carries for a job: only the id (the record holds the rest); once split, the next
+ * step and the splitting run.
+ */
 export interface QueuedJobData {
   id: string
+  step?: 'merge'
+  runId?: string
+  parts?: number
 }
+
+/** A part of a split job: a child job named `part`. */
+export interface PartJobData {
+  id: string
+  runId: string
+  index: number
+  count: number
+}
+
+export const PART_JOB_NAME = 'part'
 
 type AbortReason = 'cancel' | 'shutdown' | 'superseded'
 
 interface ActiveRun {
+  jobId: string
   runId: string
   controller: AbortController
   reason: AbortReason | undefined
@@ -45,17 +83,24 @@ export interface JobProcessorOptions {
   logger: Logger
   progressIntervalMs: number
   emit: (type: JobEvent['type'], job: Job) => void
+  /** The queue, to add parts and count the workers; absent: jobs are never split. */
+  queue?: Queue
+  /** Options of the part jobs: as the job's own. */
+  partJobOptions?: { attempts: number; backoff: { type: 'exponential'; delay: number } }
 }
 
 export class JobProcessor {
+  /** Runs of this process by run key: the job id, or `<job id>#<part>` for a part. */
   private readonly active = new Map<string, ActiveRun>()
 
   constructor(private readonly options: JobProcessorOptions) {}
 
   /** The BullMQ processor function. */
-  readonly process = async (bullJob: BullJob<QueuedJobData>, token?: string): Promise<void> => {
+  readonly process = async (bullJob: BullJob, token?: string): Promise<void> => {
+    if (bullJob.name === PART_JOB_NAME) return this.processPart(bullJob, token)
+    if ((bullJob.data as QueuedJobData).step === 'merge') return this.processMerge(bullJob, token)
     const { records, logger, emit } = this.options
-    const id = bullJob.data.id
+    const id = (bullJob.data as QueuedJobData).id
     const runId = randomUUID()
     const claimed = await records.claim(id, runId, new Date().toISOString())
     if (claimed.kind !== 'ok') {
@@ -64,13 +109,19 @@ export class JobProcessor {
       return
     }
     const job = claimed.job
-    const run: ActiveRun = { runId, controller: new AbortController(), reason: undefined }
-    this.active.set(id, run)
+    const run = this.begin(id, job.id, runId)
     emit('status', job)
     let result: JobResult
     try {
+      const runner = this.splitRunner()
+      const parts = runner ? await runner.planParts(job, await this.workerCount()) : 1
+      if (runner && parts > 1) {
+        this.active.delete(id)
+        return await this.split(bullJob, token, job, run, parts)
+      }
       result = await this.options.runner.run(job, this.context(bullJob, job, run))
     } catch (error) {
+      if (error instanceof WaitingChildrenError) throw error
       this.active.delete(id)
       return this.failed(bullJob, token, job, run, error)
     }
@@ -78,21 +129,224 @@ export class JobProcessor {
     await this.succeeded(job, run, result)
   }
 
-  get activeIds(): string[] {
-    return [...this.active.keys()]
-  }
-
-  /** Aborts a run of this process. False when the job does not run here. */
+  /** Aborts the runs of a job in this process (whole, merge or parts). False when none runs here. */
   abort(id: string, reason: AbortReason): boolean {
-    const run = this.active.get(id)
-    if (!run) return false
-    run.reason ??= reason
-    run.controller.abort(new Error(`job ${reason}`))
-    return true
+    let found = false
+    for (const run of this.active.values()) {
+      if (run.jobId !== id) continue
+      found = true
+      run.reason ??= reason
+      run.controller.abort(new Error(`job ${reason}`))
+    }
+    return found
   }
 
   abortAll(reason: AbortReason): void {
-    for (const id of this.active.keys()) this.abort(id, reason)
+    for (const run of [...this.active.values()]) this.abort(run.jobId, reason)
+  }
+
+  private begin(key: string, jobId: string, runId: string): ActiveRun {
+    const run: ActiveRun = { jobId, runId, controller: new AbortController(), reason: undefined }
+    this.active.set(key, run)
+    return run
+  }
+
+  private splitRunner(): SplitJobRunner | undefined {
+    const { runner, queue } = this.options
+    return queue && isSplitJobRunner(runner) ? runner : undefined
+  }
+
+  /** Workers serving the queue now, this one included. */
+  private async workerCount(): Promise<number> {
+    try {
+      return (await this.options.queue?.getWorkersCount()) ?? 1
+    } catch (error) {
+      // Some Redis services refuse CLIENT LIST: then jobs are not split.
+      this.options.logger.warn({ err: error }, 'could not count the workers; not splitting')
+      return 1
+    }
+  }
+
+  /** Adds a part job per slice, then waits for them, freeing this worker. */
+  private async split(
+    bullJob: BullJob,
+    token: string | undefined,
+    job: Job,
+    run: ActiveRun,
+    count: number,
+  ): Promise<void> {
+    const { queue, partJobOptions, logger } = this.options
+    await queue!.addBulk(
+      Array.from({ length: count }, (_, index) => ({
+        name: PART_JOB_NAME,
+        data: { id: job.id, runId: run.runId, index, count } satisfies PartJobData,
+        opts: {
+          jobId: `${job.id}-${run.runId}-${index}`,
+          parent: { id: bullJob.id!, queue: bullJob.queueQualifiedName },
+          ...partJobOptions,
+          removeOnComplete: true,
+          removeOnFail: true,
+          // A part that fails for good has failed the job (its record says so already).
+          failParentOnFailure: true,
+        },
+      })),
+    )
+    await bullJob.updateData({ id: job.id, step: 'merge', runId: run.runId, parts: count })
+    logger.info({ jobId: job.id, parts: count }, 'job split into parts')
+    if (token && (await bullJob.moveToWaitingChildren(token))) throw new WaitingChildrenError()
+    // Every part finished already.
+    await this.processMerge(bullJob, token)
+  }
+
+  /** One part of a split job. */
+  private async processPart(bullJob: BullJob<PartJobData>, token?: string): Promise<void> {
+    const { records, logger } = this.options
+    const { id, runId, index, count } = bullJob.data
+    const job = await this.heldJob(id, runId)
+    const runner = this.splitRunner()
+    if (!job || !runner) {
+      logger.info({ jobId: id, part: index }, 'part of a job no longer split this way; skipped')
+      return
+    }
+    const key = `${id}#${index}`
+    const run = this.begin(key, id, runId)
+    const startedAtMs = Date.parse(job.startedAt ?? new Date().toISOString())
+    let lastMs = 0
+    const context: RunContext = {
+      signal: run.controller.signal,
+      onProgress: (progress: AggregateProgress) => {
+        const now = Date.now()
+        if (now - lastMs < this.options.progressIntervalMs) return
+        lastMs = now
+        const counters = {
+          bytesDone: progress.bytesDone,
+          rows: progress.rows,
+          rejected: progress.rejected,
+          groups: progress.groups,
+        }
+        records
+          .addPartProgress(id, index, counters)
+          .then((parts) => {
+            // The job's progress: the sum of its parts'.
+            const sum = { ...counters, bytesDone: 0, rows: 0, rejected: 0, groups: 0 }
+            for (const part of parts) {
+              sum.bytesDone += part.bytesDone
+              sum.rows += part.rows
+              sum.rejected += part.rejected
+              sum.groups += part.groups
+            }
+            const total = job.input.bytes
+            const view = toJobProgress(
+              {
+                ...sum,
+                bytesDone: Math.min(sum.bytesDone, total),
+                bytesTotal: total,
+                phase: 'reading',
+              },
+              startedAtMs,
+              now,
+            )
+            return records.progress(id, runId, view)
+          })
+          .then(
+            (updated) => {
+              if (updated) this.options.emit('progress', updated)
+            },
+            (error: unknown) => logger.warn({ err: error, jobId: id }, 'could not store progress'),
+          )
+      },
+    }
+    try {
+      await runner.runPart(job, { runId, index, count }, context)
+    } catch (error) {
+      return this.stepFailed(bullJob, token, job, run, error)
+    } finally {
+      this.active.delete(key)
+    }
+  }
+
+  /** The last step of a split job: merge its parts into the result. */
+  private async processMerge(bullJob: BullJob<QueuedJobData>, token?: string): Promise<void> {
+    const { id, runId = '', parts = 0 } = bullJob.data
+    const runner = this.splitRunner()
+    const job = await this.heldJob(id, runId)
+    if (!job || !runner) {
+      const record = await this.options.records.get(id)
+      // Canceled (or failed by a part) while split: its parts and input can go.
+      if (record && runner) await this.deleteSplitFiles(runner, record)
+      return
+    }
+    const run = this.begin(id, id, runId)
+    let result: JobResult
+    try {
+      result = await runner.mergeParts(
+        job,
+        { runId, count: parts },
+        this.context(bullJob, job, run),
+      )
+    } catch (error) {
+      this.active.delete(id)
+      return this.stepFailed(bullJob, token, job, run, error)
+    }
+    this.active.delete(id)
+    await this.succeeded(job, run, result)
+  }
+
+  /** The job, if the run `runId` still holds it. */
+  private async heldJob(id: string, runId: string): Promise<Job | undefined> {
+    const current = await this.options.records.runIdOf(id)
+    if (current?.status !== 'running' || current.runId !== runId) return undefined
+    return this.options.records.get(id)
+  }
+
+  /**
+   * A part or merge step ended with an error. Unlike a whole run, the job stays `running` while
+   * BullMQ retries the step; only a permanent failure or the last attempt fails it.
+   */
+  private async stepFailed(
+    bullJob: BullJob,
+    token: string | undefined,
+    job: Job,
+    run: ActiveRun,
+    error: unknown,
+  ): Promise<void> {
+    const { logger } = this.options
+    const runner = this.splitRunner()!
+    if (run.reason === 'cancel') {
+      await this.deleteSplitFiles(runner, job)
+      return
+    }
+    if (run.reason === 'superseded') return
+    if (run.reason === 'shutdown') {
+      if (token) await bullJob.moveToWait(token).catch(() => {})
+      throw new WaitingError()
+    }
+    if (isJobFailure(error)) {
+      await this.finishFailed(job, run, error.info)
+      await this.deleteSplitFiles(runner, job)
+      throw new UnrecoverableError(error.info.message)
+    }
+    const failure = error instanceof Error ? error : new Error(String(error))
+    if (bullJob.attemptsMade + 1 < (bullJob.opts.attempts ?? 1)) {
+      logger.warn({ err: failure, jobId: job.id }, 'a step of a split job failed; retrying')
+      throw failure
+    }
+    logger.error({ err: failure, jobId: job.id }, 'a step of a split job failed for good')
+    await this.finishFailed(job, run, {
+      code: 'INTERNAL',
+      message: `the job failed because of an internal error (${bullJob.attemptsMade + 1} attempts); it has been logged`,
+      line: null,
+      column: null,
+    })
+    await this.deleteSplitFiles(runner, job)
+    throw new UnrecoverableError(failure.message)
+  }
+
+  private async deleteSplitFiles(runner: SplitJobRunner, job: Job): Promise<void> {
+    await deleteJobFiles(this.options.storage, this.options.logger, job.id, [job.input.key])
+    await runner.deleteParts(job).catch((error: unknown) => {
+      this.options.logger.warn({ err: error, jobId: job.id }, 'could not delete the parts')
+    })
   }
 
   /** A change made elsewhere: a job canceled by another process stops here. */
@@ -102,16 +356,17 @@ export class JobProcessor {
 
   /** Fallback for missed events: stops runs whose record no longer belongs to them. */
   async checkActive(): Promise<void> {
-    for (const [id, run] of [...this.active]) {
-      const current = await this.options.records.runIdOf(id)
-      if (current?.status === 'canceled') this.abort(id, 'cancel')
+    for (const run of [...this.active.values()]) {
+      const current = await this.options.records.runIdOf(run.jobId)
+      if (current?.status === 'canceled') this.abort(run.jobId, 'cancel')
       else if (current?.status !== 'running' || current.runId !== run.runId) {
-        this.abort(id, 'superseded')
+        run.reason ??= 'superseded'
+        run.controller.abort(new Error('job superseded'))
       }
     }
   }
 
-  private context(bullJob: BullJob<QueuedJobData>, job: Job, run: ActiveRun): RunContext {
+  private context(bullJob: BullJob, job: Job, run: ActiveRun): RunContext {
     const { records, logger, emit, progressIntervalMs } = this.options
     const startedAtMs = Date.parse(job.startedAt ?? new Date().toISOString())
     let lastMs = 0
@@ -165,7 +420,7 @@ export class JobProcessor {
   }
 
   private async failed(
-    bullJob: BullJob<QueuedJobData>,
+    bullJob: BullJob,
     token: string | undefined,
     job: Job,
     run: ActiveRun,

@@ -42,6 +42,14 @@ import {
 } from './job-scripts.js'
 import type { RedisScript } from './redis-script.js'
 
+/** How far one part of a split job is. */
+export interface PartCounters {
+  bytesDone: number
+  rows: number
+  rejected: number
+  groups: number
+}
+
 /** Fields a status change may set along with the status; null removes the field. */
 export interface RecordPatch {
   startedAt?: string | null
@@ -174,6 +182,27 @@ export class JobRecords {
   async progress(id: string, runId: string, progress: JobProgress): Promise<Job | undefined> {
     const reply = await this.write(progressScript, id, [runId, JSON.stringify(progress)])
     return reply[0] === 'ok' ? fromReply(reply[1]) : undefined
+  }
+
+  /**
+   * Stores the progress of part `index` of a split job and answers every part's so far. Kept a
+   * day at most: the parts' progress only matters while they run.
+   */
+  async addPartProgress(
+    id: string,
+    index: number,
+    counters: PartCounters,
+  ): Promise<PartCounters[]> {
+    const key = `${this.base}parts:${id}`
+    const replies = await this.client
+      .multi()
+      .hset(key, String(index), JSON.stringify(counters))
+      .pexpire(key, 24 * 3600 * 1000)
+      .hvals(key)
+      .exec()
+    const [error, values] = replies?.[2] ?? [new Error('no reply')]
+    if (error) throw error
+    return (values as string[]).map((v) => JSON.parse(v) as PartCounters)
   }
 
   /** Deletes a finished job's record. */
