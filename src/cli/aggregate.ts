@@ -18,6 +18,7 @@ interface AggregateCommandOptions {
   memory?: number
   groupBy?: string
   sum?: string
+  escapeFormulas?: boolean
   quiet?: boolean
 }
 
@@ -34,6 +35,10 @@ export function registerAggregate(program: Command): void {
     .option('--memory <mb>', 'memory budget for the groups, in MiB', parseIntegerOption)
     .option('--group-by <columns>', 'comma-separated columns to group by (default: Song,Date)')
     .option('--sum <column>', 'integer column to sum (default: Number of Plays)')
+    .option(
+      '--escape-formulas',
+      "write text values starting with = + - @, tab or CR as text ('=...), for spreadsheets",
+    )
     .option('-q, --quiet', 'no progress bar and no summary line')
     .action((input: string, options: AggregateCommandOptions) =>
       runCommand(() => runAggregate(input, options)),
@@ -60,6 +65,7 @@ async function runAggregate(input: string, options: AggregateCommandOptions): Pr
       memoryMb: options.memory,
       groupBy: options.groupBy,
       sum: options.sum,
+      escapeFormulas: options.escapeFormulas === true,
       onProgress: bar?.update,
     })
     bar?.done()

@@ -28,6 +28,7 @@ export interface SubmitOptions extends RemoteOptions {
   output?: string
   order?: string
   onError?: string
+  escapeFormulas?: boolean
   wait: boolean
 }
 
@@ -41,6 +42,10 @@ export function registerSubmit(program: Command): void {
     .option('-o, --output <file>', 'where to write the totals (one input file only)')
     .option('--order <order>', `row order: ${ORDERS.join(' | ')}`)
     .option('--on-error <policy>', `bad rows: ${ON_ERRORS.join(' | ')}`)
+    .option(
+      '--escape-formulas',
+      "write text values starting with = + - @, tab or CR as text ('=...), for spreadsheets",
+    )
     .option('--no-wait', 'print the job ids and return once the jobs are started')
     .action((files: string[], options: SubmitOptions) => {
       if (options.output && files.length > 1) {
@@ -59,6 +64,7 @@ export async function submitAll(files: string[], options: SubmitOptions): Promis
   const jobOptions: Record<string, string> = {}
   if (options.order) jobOptions.order = options.order
   if (options.onError) jobOptions.on_error = options.onError
+  if (options.escapeFormulas) jobOptions.escape_formulas = 'true'
   let failure: RemoteError | undefined
   for (const file of files) {
     try {

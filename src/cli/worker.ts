@@ -11,7 +11,6 @@
  * choice (`createStorage`, `createJobBackend`); the Redis and AWS code is loaded only when
  * configured, so the other commands never load it.
  */
-import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { Config } from '../config.js'
 import { EXIT_IO, EXIT_USAGE, parseIntegerOption } from './command.js'

@@ -31,6 +31,7 @@ export { type AggregateInput, type AggregateRunOptions, aggregate } from './run.
 export {
   type AggregateOptions,
   type AggregateSpec,
+  BOOLEAN_TEXTS,
   createSpec,
   DEFAULT_GROUP_BY,
   DEFAULT_SUM,

@@ -22,7 +22,7 @@ export interface AggregateOptions {
   /**
    * Write text values that a spreadsheet would run as a formula (they start with `=`, `+`, `-`,
    * `@`, tab or CR) as text: `'` in front, the field quoted (OWASP's CSV injection advice).
-   * `true`/`false`, or their text (`true`, `false`, `1`, `0`). Default false.
+   * A boolean, or its text `true` / `false` (options arrive as text). Default false.
    */
   escapeFormulas?: boolean | string
 }
@@ -59,20 +59,17 @@ export function normalizeColumnName(name: string): string {
   return name.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase()
 }
 
-const TRUE_TEXTS = ['true', '1']
-const FALSE_TEXTS = ['false', '0']
+/** The text values of a boolean option (query parameters and form fields are text). */
+export const BOOLEAN_TEXTS = ['true', 'false'] as const
 
 /**
- * The `escape_formulas` option from a boolean or its text (`true`, `false`, `1`, `0`, in any
- * case); unset is false. Anything else throws `INVALID_OPTION_ESCAPE_FORMULAS`.
+ * The `escape_formulas` option from a boolean or its text, `true` or `false`; unset is false.
+ * Anything else throws `INVALID_OPTION_ESCAPE_FORMULAS`.
  */
 export function parseEscapeFormulas(value: unknown): boolean {
   if (value === undefined || typeof value === 'boolean') return value === true
-  if (typeof value === 'string') {
-    const text = value.trim().toLowerCase()
-    if (TRUE_TEXTS.includes(text)) return true
-    if (FALSE_TEXTS.includes(text)) return false
-  }
+  if (value === 'true') return true
+  if (value === 'false') return false
   throw new EngineError(
     'INVALID_OPTION_ESCAPE_FORMULAS',
     `escape_formulas must be true or false, got ${quoteForMessage(String(value))}`,

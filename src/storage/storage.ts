@@ -104,7 +104,12 @@ function trackFailure(
   onFailure: (error: unknown) => void,
 ): AsyncIterable<Uint8Array> {
   if (isReadable(source)) {
-    source.once('error', onFailure)
+    const onError = (error: unknown) => {
+      if (isRelease(error)) return
+      source.off('error', onError)
+      onFailure(error)
+    }
+    source.on('error', onError)
     return source
   }
   return {
@@ -117,6 +122,17 @@ function trackFailure(
       }
     },
   }
+}
+
+/**
+ * Node destroys a stream with a plain AbortError (no `cause`) when its reader stops early (an
+ * async iterator's `return()`), which is what an adapter does when its own write fails (a full
+ * disk): the adapter let go of the source; the source did not fail, and the store's error is the
+ * one to report (`E_STORAGE` with `ENOSPC` is a 507, not a 500). An abort through the put's
+ * signal carries its reason as `cause`, and is reported from the signal anyway.
+ */
+function isRelease(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError' && error.cause === undefined
 }
 
 function isReadable(source: AsyncIterable<Uint8Array>): source is Readable {

@@ -42,7 +42,13 @@ interface PartsRun {
 
 type Outcome =
   | { ok: true; csv: string; rejects: string; rows: number; rejected: number; groups: number }
-  | { ok: false; code: string; line: number | undefined; column: string | undefined; message: string }
+  | {
+      ok: false
+      code: string
+      line: number | undefined
+      column: string | undefined
+      message: string
+    }
 
 /**
  * What a split job does: slice i gets the bytes `[bound_i - 1, bound_i+1 + slack)` only, and

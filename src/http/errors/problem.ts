@@ -57,6 +57,7 @@ const OPTION_FIELDS: Record<string, string> = {
   on_error: 'INVALID_OPTION_ON_ERROR',
   group_by: 'INVALID_OPTION_GROUP_BY',
   sum: 'INVALID_OPTION_SUM',
+  escape_formulas: 'INVALID_OPTION_ESCAPE_FORMULAS',
 }
 
 /** 5xx answers whose message we wrote for the client and which reveal nothing internal. */

@@ -42,6 +42,45 @@ export function sendProblem(error: unknown, request: FastifyRequest, reply: Fast
     .send({ ...problem.body, instance: path(request) })
 }
 
+/**
+ * Fastify's `frameworkErrors`: errors the router raises before any route or hook runs (a URL
+ * with bad percent-encoding, a path parameter past `maxParamLength`) answered as problems like
+ * every other error, instead of Fastify's own JSON (which echoes the whole path back). A too
+ * long parameter names nothing, so it is a 404, as an unknown id is.
+ */
+export function frameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  reply.header('x-content-type-options', 'nosniff')
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const problem = toProblem({
+      statusCode: 404,
+      message: `no route ${request.method} ${shorten(path(request))}: a path parameter is too long`,
+    })
+    return reply
+      .code(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send({ ...problem.body, instance: shorten(path(request)) })
+  }
+  if (error.code === 'FST_ERR_BAD_URL') {
+    const problem = toProblem({
+      statusCode: 400,
+      message: 'the URL is not valid: it has a malformed percent-encoding',
+    })
+    return reply
+      .code(400)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send({ ...problem.body, instance: shorten(path(request)) })
+  }
+  return sendProblem(error, request, reply)
+}
+
+function shorten(text: string, maxChars = 100): string {
+  return text.length > maxChars ? `${text.slice(0, maxChars)}…` : text
+}
+
 /** The request path without its query (which may hold keys or file names). */
 function path(request: FastifyRequest): string {
   return request.url.split('?')[0] ?? request.url

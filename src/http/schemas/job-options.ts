@@ -1,6 +1,6 @@
 /** Job options as an upload carries them: query parameters of a raw upload, or form fields. */
 import { type Static, Type } from '@fastify/type-provider-typebox'
-import { ON_ERRORS, ORDERS } from '../../engine/index.js'
+import { BOOLEAN_TEXTS, ON_ERRORS, ORDERS } from '../../engine/index.js'
 
 export const jobOptionFields = {
   order: Type.Optional(
@@ -16,6 +16,12 @@ export const jobOptionFields = {
     Type.String({
       maxLength: 1024,
       description: 'Integer column to sum (default Number of Plays)',
+    }),
+  ),
+  escape_formulas: Type.Optional(
+    Type.Enum([...BOOLEAN_TEXTS], {
+      description:
+        'true: text values starting with =, +, -, @, tab or CR are written as text ("\'=1+1"), against CSV formula injection in spreadsheets; false (default)',
     }),
   ),
 }

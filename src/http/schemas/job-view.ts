@@ -13,6 +13,7 @@ export const JobOptionsViewSchema = Type.Object({
   on_error: Type.Enum([...ON_ERRORS]),
   group_by: Type.Array(Type.String()),
   sum: Type.String(),
+  escape_formulas: Type.Boolean({ description: 'Formulas in text values are written as text' }),
 })
 
 export const JobProgressSchema = Type.Object({

@@ -28,6 +28,7 @@ export function toJobView(job: Job): JobView {
       on_error: job.options.onError,
       group_by: [...job.options.groupBy],
       sum: job.options.sum,
+      escape_formulas: job.options.escapeFormulas === true,
     },
     progress: progressView(job),
     result: job.result && {

@@ -78,11 +78,14 @@ export async function submitMultipart(
   }
 }
 
-/** The client's name for its file, without any path; undefined when there is none. */
+/**
+ * The client's name for its file, without any path; undefined when there is none. Control
+ * characters go first, so a line break cannot hide a path from the `^.*` that strips it.
+ */
 export function cleanFileName(name: string | undefined): string | undefined {
   const base = name
-    ?.replace(/^.*[\\/]/, '')
-    .replace(/\p{Cc}/gu, '')
+    ?.replace(/\p{Cc}/gu, '')
+    .replace(/^.*[\\/]/, '')
     .trim()
   return base ? base.slice(0, 255) : undefined
 }

@@ -13,7 +13,7 @@
  */
 import type { Readable } from 'node:stream'
 import type { Config } from '../../config.js'
-import { type AggregateSpec, createSpec } from '../../engine/index.js'
+import { type AggregateSpec, createSpec, parseEscapeFormulas } from '../../engine/index.js'
 import type { JobBackend } from '../../jobs/backend.js'
 import { type Job, type JobOptions, resolveJobOptions } from '../../jobs/job.js'
 import { isJobError } from '../../jobs/job-error.js'
@@ -32,6 +32,7 @@ export interface OptionFields {
   on_error?: string
   group_by?: string
   sum?: string
+  escape_formulas?: string
 }
 
 export interface StoredUpload {
@@ -60,6 +61,9 @@ export function parseOptions(fields: OptionFields): JobOptions {
   if (fields.on_error !== undefined) options.onError = fields.on_error as JobOptions['onError']
   if (fields.group_by !== undefined) options.groupBy = fields.group_by.split(',')
   if (fields.sum !== undefined) options.sum = fields.sum
+  if (fields.escape_formulas !== undefined) {
+    options.escapeFormulas = parseEscapeFormulas(fields.escape_formulas)
+  }
   return resolveJobOptions(options)
 }
 

@@ -14,6 +14,7 @@ import type { Queue } from 'bullmq'
 import type { Storage } from '../../storage/storage.js'
 import type { JobEvent, Logger } from '../backend.js'
 import type { Job } from '../job.js'
+import { partsPrefix } from '../job-parts.js'
 import type { JobRecords } from './job-records.js'
 import { statusOfBullmqState } from './job-state.js'
 
@@ -41,6 +42,8 @@ export async function sweepExpired(
   for (const job of await records.expirable(now.getTime() - resultTtlSeconds * 1000)) {
     try {
       for (const key of fileKeys(job)) await storage.delete(key)
+      // Parts a split run left (its worker died for good): normally gone when the job ended.
+      for await (const key of storage.list(partsPrefix(job.id))) await storage.delete(key)
     } catch (error) {
       logger.warn({ err: error, jobId: job.id }, 'could not delete an expired job’s files')
       continue

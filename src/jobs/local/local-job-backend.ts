@@ -7,7 +7,10 @@
  * can treat every job still `running` as left over by a dead process and queue it again.
  *
  * Files: a job's input is deleted as soon as the job is final; its result and rejects are
- * deleted by the retention sweep (`sweepExpired`), which marks the job expired.
+ * deleted by the retention sweep (`sweepExpired`), which marks the job expired. A crash can
+ * leave an upload behind (killed between storing it and queueing its job, or between a job's
+ * end and the deletion of its input): `sweepUploads` removes those, at start and with each
+ * retention sweep.
  */
 
 import { EventEmitter } from 'node:events'
@@ -40,6 +43,15 @@ import { JobError } from '../job-error.js'
 import { JobTable } from './job-table.js'
 import { RunLoop } from './run-loop.js'
 
+/** Uploads are stored under this prefix, named by their job's id (`uploads/<job id>`). */
+const UPLOADS_PREFIX = 'uploads/'
+/**
+ * An upload without a job is an orphan once it is this old: storing an upload and queueing its
+ * job are milliseconds apart, so anything older was cut by a crash in between (or belongs to
+ * no job at all). The margin keeps a store shared with another process safe.
+ */
+const ORPHAN_UPLOAD_GRACE_MS = 10 * 60 * 1000
+
 export interface LocalJobBackendOptions {
   /** SQLite file, e.g. `<data dir>/jobs.sqlite`; its directory is created. Or `database`. */
   path?: string
@@ -60,6 +72,8 @@ export interface LocalJobBackendOptions {
   progressIntervalMs?: number
   /** How often the retention sweep runs while started. Default 60 000. */
   sweepIntervalMs?: number
+  /** Age past which an upload without a job is removed. Default 10 minutes. */
+  orphanUploadGraceMs?: number
   logger?: Logger
 }
 
@@ -217,12 +231,18 @@ export class LocalJobBackend implements JobBackend {
     this.loop!.start(runner)
     const interval = this.options.sweepIntervalMs ?? 60_000
     clearInterval(this.sweepTimer)
+    const sweepUploads = () =>
+      this.sweepUploads().catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'could not look for uploads left over by a crash')
+      })
     this.sweepTimer = setInterval(() => {
       this.sweepExpired().catch((error: unknown) => {
         this.logger.error({ err: error }, 'retention sweep failed')
       })
+      void sweepUploads()
     }, interval)
     this.sweepTimer.unref()
+    void sweepUploads()
   }
 
   async stop(options?: StopOptions): Promise<void> {
@@ -251,6 +271,35 @@ export class LocalJobBackend implements JobBackend {
     }
     if (expired > 0) this.logger.info({ expired }, 'expired finished jobs’ files')
     return expired
+  }
+
+  /**
+   * Deletes uploads no job needs: those of finished jobs (a crash came between the job's end and
+   * the deletion of its input) and those without a job older than the orphan grace period (a
+   * crash came between storing the upload and queueing its job; the client had no 202).
+   * Returns how many were deleted.
+   */
+  async sweepUploads(now: Date = new Date()): Promise<number> {
+    const table = this.open()
+    const { storage } = this.options
+    const graceMs = this.options.orphanUploadGraceMs ?? ORPHAN_UPLOAD_GRACE_MS
+    let removed = 0
+    for await (const key of storage.list(UPLOADS_PREFIX)) {
+      const id = key.slice(UPLOADS_PREFIX.length)
+      if (!isJobId(id)) continue
+      const job = table.get(id)
+      if (job && (job.input.key !== key || !isFinished(job.status))) continue
+      if (!job) {
+        const stat = await storage.stat(key).catch(() => undefined)
+        if (!stat || now.getTime() - stat.modifiedAt.getTime() < graceMs) continue
+        // Queued meanwhile (the grace period makes this a formality): not an orphan.
+        if (table.get(id)) continue
+      }
+      await this.deleteQuietly(id, key)
+      removed++
+    }
+    if (removed > 0) this.logger.info({ removed }, 'removed uploads left over by a crash')
+    return removed
   }
 
   /** Jobs left running by a dead process run again, unless they used up their attempts. */

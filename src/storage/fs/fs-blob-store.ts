@@ -1,11 +1,12 @@
 /**
  * The local filesystem adapter: blob `a/b.csv` is the file `<root>/a/b.csv`.
  *
- * Writes go to `<final path>.<random hex>.partial` in the same directory (so the rename is atomic:
- * same filesystem), are fsynced, then renamed over the final name, and the directory is fsynced
- * so the rename survives a power cut. `.partial` files are never listed or readable as blobs;
- * `init()` removes those old enough to be left over from a dead process (younger ones may be
- * another process's writes in progress on a shared volume).
+ * Writes go to `<final path>.<writer tag>.<random hex>.partial` in the same directory (so the
+ * rename is atomic: same filesystem), are fsynced, then renamed over the final name, and the
+ * directory is fsynced so the rename survives a power cut. `.partial` files are never listed or
+ * readable as blobs; `init()` removes those whose writer is known dead (a process of this
+ * machine that is gone, see `temp-writer.ts`) and those old enough to be left over from a dead
+ * process elsewhere (younger ones may be another machine's writes in progress on a shared volume).
  *
  * Every key is validated and its path checked to lie inside the root, so nothing can escape it.
  */
@@ -17,6 +18,7 @@ import { addAbortSignal, Readable } from 'node:stream'
 import { PARTIAL_SUFFIX, validateKey, validatePrefix, validateRange } from '../key.js'
 import { StorageError } from '../storage-error.js'
 import type { BlobStat, BlobStore, ByteRange, LocalPathOptions, PutOptions } from '../types.js'
+import { writerIsDead, writerTag } from './temp-writer.js'
 
 export interface FsBlobStoreOptions {
   /** Directory holding the blobs; created by `init()`. */
@@ -42,6 +44,10 @@ export class FsBlobStore implements BlobStore {
       const staleBefore = Date.now() - this.staleTempMs
       for await (const { path, name } of walk(this.root)) {
         if (!name.endsWith(PARTIAL_SUFFIX)) continue
+        if (writerIsDead(name)) {
+          await rm(path, { force: true })
+          continue
+        }
         const info = await stat(path).catch(() => undefined)
         if (info && info.mtimeMs <= staleBefore) await rm(path, { force: true })
       }
@@ -60,7 +66,7 @@ export class FsBlobStore implements BlobStore {
     const path = this.pathOf(key)
     const { signal } = options
     signal?.throwIfAborted()
-    const temp = `${path}.${randomBytes(6).toString('hex')}${PARTIAL_SUFFIX}`
+    const temp = `${path}.${writerTag()}.${randomBytes(6).toString('hex')}${PARTIAL_SUFFIX}`
     let handle: FileHandle | undefined
     let bytes = 0
     let sourceFailure: { error: unknown } | undefined

@@ -47,7 +47,7 @@ export async function submitRoute(app: HttpApp, { uploads, tus }: SubmitDeps): P
         tags: ['jobs'],
         summary: 'Upload a CSV and queue a job',
         description:
-          'multipart/form-data with a `file` field and option fields, JSON `{"upload_id", "order", "on_error"}` naming a finished tus upload (see /uploads), or a raw CSV body (text/csv; gzip accepted) with the options in the query. Answers 202 at once; the header is checked first (422 when required columns are missing).',
+          'multipart/form-data with a `file` field and option fields, JSON `{"upload_id", "order", "on_error", "escape_formulas"}` naming a finished tus upload (see /uploads), or a raw CSV body (text/csv; gzip accepted) with the options in the query. Answers 202 at once; the header is checked first (422 when required columns are missing).',
         querystring: RawUploadQuerySchema,
         response: {
           202: SubmittedJobSchema,
@@ -60,7 +60,8 @@ export async function submitRoute(app: HttpApp, { uploads, tus }: SubmitDeps): P
       if (request.isMultipart()) {
         job = await submitMultipart(request, reply, uploads, 'file', request.query)
       } else if (tus && isJson(request)) {
-        job = await submitTusUpload(request, uploads, tus, uploadJobBody(request.body))
+        const body = { ...uploadJobBody(request.body), ...jsonEscapeFormulas(request.body) }
+        job = await submitTusUpload(request, uploads, tus, body)
       } else if (isRawUpload(request)) {
         job = await submitRaw(request, reply, uploads, request.query)
       } else {
@@ -72,6 +73,18 @@ export async function submitRoute(app: HttpApp, { uploads, tus }: SubmitDeps): P
       return reply.code(202).header('location', jobPath(job.id)).send(submittedView(job))
     },
   )
+}
+
+/**
+ * `escape_formulas` of a JSON body, as the text option field: a JSON boolean or its text
+ * (`"true"`, as `tally submit` sends it); anything else is the option's 400.
+ */
+function jsonEscapeFormulas(body: unknown): { escape_formulas?: string } {
+  const value = (body as Record<string, unknown> | null)?.escape_formulas
+  if (value === undefined) return {}
+  if (typeof value === 'boolean') return { escape_formulas: String(value) }
+  if (typeof value === 'string') return { escape_formulas: value }
+  return { escape_formulas: JSON.stringify(value) }
 }
 
 function isJson(request: FastifyRequest): boolean {
