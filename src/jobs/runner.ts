@@ -17,7 +17,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, readdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { type AggregateSummary, aggregate, isEngineError } from '../engine/index.js'
 import type { Storage } from '../storage/storage.js'
@@ -217,6 +217,11 @@ export class EngineJobRunner implements SplitJobRunner {
     const local = storage.supportsLocalPath
     const outputKey = resultKey(job.id)
     const rejectsKeyOrNull = job.options.onError === 'skip' ? rejectsKey(job.id) : null
+    if (local) {
+      for (const key of [outputKey, rejectsKeyOrNull]) {
+        if (key) await removeEnginePartials(await storage.localPath(key, { forWrite: true }))
+      }
+    }
     return {
       outputKey,
       rejectsKey: rejectsKeyOrNull,
@@ -284,6 +289,19 @@ export class EngineJobRunner implements SplitJobRunner {
         )
       }
       throw error
+    }
+  }
+}
+
+/**
+ * Removes the half-written outputs (`<path>.tally-<hex>.partial`) an earlier attempt left when
+ * its process was killed while writing: only this job's, at once, rather than by age.
+ */
+async function removeEnginePartials(path: string): Promise<void> {
+  const prefix = `${basename(path)}.tally-`
+  for (const name of await readdir(dirname(path))) {
+    if (name.startsWith(prefix) && name.endsWith('.partial')) {
+      await rm(join(dirname(path), name), { force: true })
     }
   }
 }

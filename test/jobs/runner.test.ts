@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { Job, JobOptions, JobStatus } from '../../src/jobs/job.js'
+import { createJobId, type Job, type JobOptions, type JobStatus } from '../../src/jobs/job.js'
 import { LocalJobBackend } from '../../src/jobs/local/local-job-backend.js'
 import { EngineJobRunner } from '../../src/jobs/runner.js'
 import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js'
 import { Storage } from '../../src/storage/storage.js'
 import type { BlobStore } from '../../src/storage/types.js'
-import { readAll } from '../contracts/blob-store.js'
+import { chunks, readAll } from '../contracts/blob-store.js'
 
 const DESIGN_INPUT = `Song,Date,Number of Plays
 Umbrella,2020-01-02,200
@@ -154,6 +154,23 @@ describe.each([
     const allBad = await finished((await submit('Song,Date,Number of Plays\nx,notadate,1\n')).id)
     expect(allBad.status).toBe('failed')
     expect(allBad.error).toMatchObject({ code: 'CSV_NO_VALID_ROWS', line: 2 })
+  })
+
+  it.runIf(local)('removes the half-written result an attempt killed mid-write left', async () => {
+    const id = createJobId()
+    const results = join(dir, 'files', 'results')
+    await mkdir(results, { recursive: true })
+    const stale = [`${id}.csv.tally-0123456789ab.partial`, `${id}.csv.tally-ba9876543210.partial`]
+    for (const name of stale) await writeFile(join(results, name), 'Song,Da')
+    const other = 'job_other.csv.tally-0123456789ab.partial'
+    await writeFile(join(results, other), 'x')
+    const { bytes } = await storage.put(`uploads/${id}`, chunks(DESIGN_INPUT))
+    const job = await backend.submit({
+      id,
+      input: { key: `uploads/${id}`, fileName: 'a.csv', bytes },
+    })
+    expect((await finished(job.id)).status).toBe('succeeded')
+    expect((await readdir(results)).sort()).toEqual([`${id}.csv`, other].sort())
   })
 
   it('fails without retrying when the upload is gone', async () => {
