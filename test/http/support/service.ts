@@ -2,6 +2,7 @@
  * The real service for HTTP tests: `compose()` over a temp data directory (real files, real
  * SQLite, real engine), optionally listening on 127.0.0.1 with port 0. Plus the helpers the
  * route tests share: multipart bodies, waiting for a job, the engine's own output for a file.
+ * The shared suites reach it through `embedded` in target.ts.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
@@ -14,6 +15,7 @@ import { loadConfig } from '../../../src/config.js'
 import { aggregate } from '../../../src/engine/index.js'
 import type { JobView, SubmittedJob } from '../../../src/http/schemas/job-view.js'
 import type { HttpOptions } from '../../../src/http/types.js'
+import type { Inject } from './target.js'
 
 export interface TestService {
   service: Service
@@ -132,9 +134,10 @@ export function multipart(
   }
 }
 
-type Inject = TestService['inject']
-
-/** Polls `GET /jobs/{id}` until the job is in one of `statuses`; returns its view. */
+/**
+ * Polls `GET /jobs/{id}` until the job is in one of `statuses`; returns its view. `inject` is a
+ * `TestService`'s or a `Target`'s (see target.ts).
+ */
 export async function waitForJob(
   inject: Inject,
   id: string,
@@ -148,7 +151,8 @@ export async function waitForJob(
     const view = response.json()
     if (statuses.includes(view.status)) return view
     if (Date.now() > deadline) throw new Error(`job ${id} still ${view.status}: ${response.body}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
+    // Not faster: the scaled-out API rate-limits each key (6000 requests a minute).
+    await new Promise((resolve) => setTimeout(resolve, 40))
   }
 }
 
