@@ -259,7 +259,7 @@ export class JobProcessor {
     try {
       await runner.runPart(job, { runId, index, count }, context)
     } catch (error) {
-      return this.stepFailed(bullJob, token, job, run, error)
+      return this.failed(bullJob, token, job, run, error, 'step')
     } finally {
       this.active.delete(key)
     }
@@ -286,7 +286,7 @@ export class JobProcessor {
       )
     } catch (error) {
       this.active.delete(id)
-      return this.stepFailed(bullJob, token, job, run, error)
+      return this.failed(bullJob, token, job, run, error, 'step')
     }
     this.active.delete(id)
     await this.succeeded(job, run, result)
@@ -297,49 +297,6 @@ export class JobProcessor {
     const current = await this.options.records.runIdOf(id)
     if (current?.status !== 'running' || current.runId !== runId) return undefined
     return this.options.records.get(id)
-  }
-
-  /**
-   * A part or merge step ended with an error. Unlike a whole run, the job stays `running` while
-   * BullMQ retries the step; only a permanent failure or the last attempt fails it.
-   */
-  private async stepFailed(
-    bullJob: BullJob,
-    token: string | undefined,
-    job: Job,
-    run: ActiveRun,
-    error: unknown,
-  ): Promise<void> {
-    const { logger } = this.options
-    const runner = this.splitRunner()!
-    if (run.reason === 'cancel') {
-      await this.deleteSplitFiles(runner, job)
-      return
-    }
-    if (run.reason === 'superseded') return
-    if (run.reason === 'shutdown') {
-      if (token) await bullJob.moveToWait(token).catch(() => {})
-      throw new WaitingError()
-    }
-    if (isJobFailure(error)) {
-      await this.finishFailed(job, run, error.info)
-      await this.deleteSplitFiles(runner, job)
-      throw new UnrecoverableError(error.info.message)
-    }
-    const failure = error instanceof Error ? error : new Error(String(error))
-    if (bullJob.attemptsMade + 1 < (bullJob.opts.attempts ?? 1)) {
-      logger.warn({ err: failure, jobId: job.id }, 'a step of a split job failed; retrying')
-      throw failure
-    }
-    logger.error({ err: failure, jobId: job.id }, 'a step of a split job failed for good')
-    await this.finishFailed(job, run, {
-      code: 'INTERNAL',
-      message: `the job failed because of an internal error (${bullJob.attemptsMade + 1} attempts); it has been logged`,
-      line: null,
-      column: null,
-    })
-    await this.deleteSplitFiles(runner, job)
-    throw new UnrecoverableError(failure.message)
   }
 
   private async deleteSplitFiles(runner: SplitJobRunner, job: Job): Promise<void> {
@@ -419,24 +376,32 @@ export class JobProcessor {
     }
   }
 
+  /**
+   * A run ended with an error. A whole run gives its job back to the queue while it has attempts
+   * left; a step of a split job (a part, the merge) leaves the job `running` while BullMQ retries
+   * the step. Only a permanent failure or the last attempt fails the job.
+   */
   private async failed(
     bullJob: BullJob,
     token: string | undefined,
     job: Job,
     run: ActiveRun,
     error: unknown,
+    kind: 'whole' | 'step' = 'whole',
   ): Promise<void> {
     const { logger } = this.options
-    if (run.reason === 'cancel') {
-      await deleteJobFiles(this.options.storage, this.options.logger, job.id, [job.input.key])
-      return
-    }
+    const split = kind === 'step' ? this.splitRunner() : undefined
+    const deleteFiles = () =>
+      split
+        ? this.deleteSplitFiles(split, job)
+        : deleteJobFiles(this.options.storage, logger, job.id, [job.input.key])
+    if (run.reason === 'cancel') return deleteFiles()
     if (run.reason === 'superseded') {
       logger.warn({ jobId: job.id }, 'stopped a run whose job another worker holds now')
       return
     }
     if (run.reason === 'shutdown') {
-      await this.requeue(job, run, -1)
+      if (!split) await this.requeue(job, run, -1)
       // Back to wait without counting a failed attempt, for any worker to take at once.
       if (token) {
         await bullJob.moveToWait(token).catch((e: unknown) => {
@@ -447,31 +412,32 @@ export class JobProcessor {
     }
     if (isJobFailure(error)) {
       await this.finishFailed(job, run, error.info)
-      await deleteJobFiles(this.options.storage, this.options.logger, job.id, [job.input.key])
+      await deleteFiles()
       throw new UnrecoverableError(error.info.message)
     }
     const failure = error instanceof Error ? error : new Error(String(error))
     const attempts = bullJob.opts.attempts ?? 1
     if (bullJob.attemptsMade + 1 < attempts) {
       logger.warn(
-        { err: failure, jobId: job.id, attempt: job.attempts },
+        { err: failure, jobId: job.id, attempt: bullJob.attemptsMade + 1, kind },
         'job failed with a transient error; retrying',
       )
-      await this.requeue(job, run, 0)
+      if (!split) await this.requeue(job, run, 0)
       throw failure
     }
     logger.error(
-      { err: failure, jobId: job.id, attempts: job.attempts },
+      { err: failure, jobId: job.id, attempts: bullJob.attemptsMade + 1, kind },
       'job failed with an internal error after its last attempt',
     )
     await this.finishFailed(job, run, {
       code: 'INTERNAL',
-      message: `the job failed because of an internal error (${job.attempts} attempts); it has been logged`,
+      message: `the job failed because of an internal error (${split ? bullJob.attemptsMade + 1 : job.attempts} attempts); it has been logged`,
       line: null,
       column: null,
     })
-    await deleteJobFiles(this.options.storage, this.options.logger, job.id, [job.input.key])
-    throw failure
+    await deleteFiles()
+    // A step's parent must not wait forever: a part failing for good fails it (failParentOnFailure).
+    throw split ? new UnrecoverableError(failure.message) : failure
   }
 
   private async requeue(job: Job, run: ActiveRun, attemptsDelta: number): Promise<void> {
