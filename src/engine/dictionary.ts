@@ -126,6 +126,35 @@ export class ByteDictionary {
     return dictionary
   }
 
+  /**
+   * A dictionary of `size` values from their records and arena bytes alone (as a part file
+   * holds them): the slots are rebuilt.
+   */
+  static fromValues(
+    size: number,
+    arenaBytes: number,
+    fill: (records: Int32Array, arena: Uint8Array) => void,
+  ): ByteDictionary {
+    const dictionary = new ByteDictionary()
+    dictionary.records = sharedInt32(Math.max(INITIAL_IDS, size) * 3)
+    dictionary.arena = sharedUint8(Math.max(64 * 1024, arenaBytes))
+    fill(dictionary.records.subarray(0, size * 3), dictionary.arena.subarray(0, arenaBytes))
+    dictionary.ownSize = size
+    dictionary.arenaUsed = arenaBytes
+    let slots = INITIAL_IDS * 2
+    while (slots <= size * 2) slots *= 2
+    dictionary.slots = sharedInt32(slots / 2)
+    dictionary.growSlots()
+    return dictionary
+  }
+
+  /** Bytes of the arena in use (the values are written back to back). */
+  get arenaEnd(): number {
+    if (this.ownSize === 0) return 0
+    const last = (this.ownSize - 1) * 3
+    return this.records[last + 1]! + this.records[last + 2]!
+  }
+
   /** The plain-data view another thread needs to read the values (shared, not copied). */
   snapshot(): DictionarySnapshot {
     if (this.base !== undefined) throw new Error('a layered dictionary has no snapshot')

@@ -169,6 +169,24 @@ export class GroupTable {
     return table
   }
 
+  /**
+   * A table of `size` groups from their records and first offsets alone (as a part file holds
+   * them): the arrays get room to grow and the slots are rebuilt.
+   */
+  static fromGroups(
+    width: number,
+    size: number,
+    fill: (records: Int32Array, firsts: Float64Array) => void,
+    bigSums: readonly [number, string][],
+  ): GroupTable {
+    const table = new GroupTable(width, Math.max(16, size))
+    fill(table.records.subarray(0, size * table.stride), table.firsts.subarray(0, size))
+    table.size = size
+    table.rehash()
+    for (const [g, sum] of bigSums) table.bigSums.set(g, BigInt(sum))
+    return table
+  }
+
   /** The plain-data view another thread needs to merge this table (shared, not copied). */
   snapshot(): GroupTableSnapshot {
     return {
@@ -198,15 +216,19 @@ export class GroupTable {
     this.records = records
     this.firsts = firsts
     this.capacity = capacity
-    const slots = sharedInt32(capacity * 2)
+    this.slots = sharedInt32(capacity * 2)
+    this.rehash()
+  }
+
+  /** Fills `slots` (empty, twice the capacity) from the records. */
+  private rehash(): void {
+    const { records, slots, stride } = this
     const mask = slots.length - 1
-    const stride = this.stride
     for (let g = 0; g < this.size; g++) {
       let slot = records[g * stride]! & mask
       while (slots[slot] !== 0) slot = (slot + 1) & mask
       slots[slot] = g + 1
     }
-    this.slots = slots
     this.mask = mask
   }
 }

@@ -13,22 +13,20 @@
  * from the right start (`exactStart`). A file error (a bad row with `on_error=fail`) is kept in
  * the part, not thrown: it is the file's error only if the part started in the right place.
  *
- * Part file: the spilled groups of partition 0, 1, ... 255 (`spill.ts` records), then the
- * spooled rejected rows (`rejects-spool.ts`, lines counted from the part's first row), then a
- * JSON trailer, its length (u32 LE) and the magic `TALLYPT1`.
+ * The part file's format is in `part-file.ts`.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Aggregator, type RejectSummary } from '../aggregator.js'
-import { EngineError, isEngineError, type SerializedEngineError } from '../errors.js'
+import { EngineError, isEngineError } from '../errors.js'
 import { type ProgressListener, throttleProgress } from '../progress.js'
 import { RejectSpoolWriter, readRejectSpool } from '../rejects-spool.js'
 import { type AggregateSummary, assertSomeRowsValid } from '../result.js'
 import { DEFAULT_MEMORY_MB } from '../run.js'
 import { FileSink, type OutputTarget } from '../sinks.js'
 import { type AggregateOptions, createSpec } from '../spec.js'
-import type { SpillSource } from '../spill.js'
 import { DEFAULT_MIN_RANGE_BYTES } from './aggregate-file.js'
+import { PartFile, type PartSummary, writePartFile } from './part-file.js'
 import {
   abortError,
   type CsvHeader,
@@ -41,34 +39,8 @@ import {
 } from './phases.js'
 import { ThreadPool } from './thread-pool.js'
 
+export type { PartSummary } from './part-file.js'
 export type { CsvHeader } from './phases.js'
-
-const MAGIC = 'TALLYPT1'
-const VERSION = 1
-
-/** What a part holds, besides its groups and rejected rows. */
-export interface PartSummary {
-  /** Where its first row starts. */
-  start: number
-  /** Where the row after its last starts: the next part must start here. */
-  endOffset: number
-  bytes: number
-  rows: number
-  rejected: number
-  /** Line ends from `start` to `endOffset`. */
-  lines: number
-  /** Up to three, with lines counted from the part's first row (0). */
-  firstRejects: RejectSummary[]
-  /** The file error met in the part (lines counted as above); null when none. */
-  error: SerializedEngineError | null
-}
-
-interface PartTrailer extends PartSummary {
-  version: number
-  /** Bytes of spilled groups per partition, in partition order from byte 0. */
-  partitions: number[]
-  rejectsBytes: number
-}
 
 /**
  * Reads the header from the input's first bytes (as many chunks as the header needs). With
@@ -157,10 +129,13 @@ export async function aggregatePart(
     ? o.start
     : input.fileOffset + lineStartAtOrAfter(input.path, local(o.start), fileBytes)
   if (start === fileEnd && !inputEnd) return { kind: 'short' }
+  const width = o.header.layout.groupKinds.length
+  const nothing = { spills: [], rejectsPath: undefined, groups: [], width }
   const empty = { start, endOffset: start, bytes: 0, rows: 0, rejected: 0, lines: 0 }
   if (start >= o.stop) {
-    writePart(partPath, { ...empty, firstRejects: [], error: null }, [], undefined)
-    return { kind: 'part', summary: { ...empty, firstRejects: [], error: null } }
+    const summary: PartSummary = { ...empty, firstRejects: [], error: null }
+    writePartFile(partPath, summary, nothing)
+    return { kind: 'part', summary }
   }
   const minRange = o.minRangeBytes ?? DEFAULT_MIN_RANGE_BYTES
   const threads = Math.max(1, Math.min(o.threads ?? 1, Math.floor((o.stop - start) / minRange)))
@@ -198,7 +173,7 @@ export async function aggregatePart(
       maxRowBytes: o.maxRowBytes,
       memoryBytes: ((o.memoryMb ?? DEFAULT_MEMORY_MB) * 1024 * 1024) / threads,
       rejects: spec.onError === 'skip',
-      spillAll: true,
+      spillAll: false,
       firstLine: 0,
       work,
       signal: o.signal,
@@ -234,7 +209,8 @@ export async function aggregatePart(
       })
       spool.close()
     }
-    writePart(partPath, summary, spills, rejectsPath)
+    const groups = results.map((r) => r.groups)
+    writePartFile(partPath, summary, { spills, rejectsPath, groups, width })
     progress({ ...sumProgress(live, o.stop - o.start), phase: 'done' })
     return { kind: 'part', summary }
   } catch (error) {
@@ -242,7 +218,7 @@ export async function aggregatePart(
     if (!isEngineError(error) || error.code === 'ABORTED') throw error
     // The file's error if this part started in the right place: the merge decides.
     const summary: PartSummary = { ...empty, firstRejects: [], error: error.toJSON() }
-    writePart(partPath, summary, [], undefined)
+    writePartFile(partPath, summary, nothing)
     return { kind: 'part', summary }
   } finally {
     o.signal?.removeEventListener('abort', onAbort)
@@ -263,76 +239,9 @@ function sumProgress(live: RangeCounters[], total: number) {
   return { ...sum, phase: 'reading' as const }
 }
 
-function writePart(
-  path: string,
-  summary: PartSummary,
-  spills: string[][],
-  rejectsPath: string | undefined,
-): void {
-  const fd = openSync(path, 'w')
-  try {
-    const partitions = Array.from({ length: PARTITIONS }, (_, p) =>
-      (spills[p] ?? []).reduce((n, spill) => n + appendFile(fd, spill), 0),
-    )
-    const rejectsBytes = rejectsPath === undefined ? 0 : appendFile(fd, rejectsPath)
-    const trailer: PartTrailer = { ...summary, version: VERSION, partitions, rejectsBytes }
-    const json = Buffer.from(JSON.stringify(trailer))
-    const tail = Buffer.alloc(4 + MAGIC.length)
-    tail.writeUInt32LE(json.length, 0)
-    tail.write(MAGIC, 4, 'latin1')
-    writeAll(fd, json)
-    writeAll(fd, tail)
-  } finally {
-    closeSync(fd)
-  }
-}
-
-function appendFile(fd: number, path: string): number {
-  const source = openSync(path, 'r')
-  const chunk = Buffer.allocUnsafe(1 << 20)
-  let total = 0
-  try {
-    for (;;) {
-      const n = readSync(source, chunk, 0, chunk.length, null)
-      if (n === 0) return total
-      writeAll(fd, chunk.subarray(0, n))
-      total += n
-    }
-  } finally {
-    closeSync(source)
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let at = 0
-  while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at)
-}
-
-function readTrailer(path: string): PartTrailer {
-  const size = statSync(path).size
-  const fd = openSync(path, 'r')
-  try {
-    const tail = Buffer.alloc(4 + MAGIC.length)
-    if (size < tail.length) throw new Error(`${path} is not a part file (too short)`)
-    readSync(fd, tail, 0, tail.length, size - tail.length)
-    if (tail.toString('latin1', 4) !== MAGIC) throw new Error(`${path} is not a part file`)
-    const length = tail.readUInt32LE(0)
-    const json = Buffer.alloc(length)
-    readSync(fd, json, 0, length, size - tail.length - length)
-    const trailer = JSON.parse(json.toString('utf8')) as PartTrailer
-    if (trailer.version !== VERSION) {
-      throw new Error(`${path} is a part file of version ${trailer.version}, not ${VERSION}`)
-    }
-    return trailer
-  } finally {
-    closeSync(fd)
-  }
-}
-
 /** The summary of a part file. */
 export function readPartSummary(path: string): PartSummary {
-  const { version: _v, partitions: _p, rejectsBytes: _r, ...summary } = readTrailer(path)
-  return summary
+  return PartFile.open(path).summary
 }
 
 /**
@@ -380,7 +289,8 @@ export async function mergeParts(
 ): Promise<AggregateSummary> {
   if (o.signal?.aborted) throw abortError()
   const spec = createSpec(o)
-  const trailers = parts.map(readTrailer)
+  const files = parts.map((path) => PartFile.open(path))
+  const trailers = files.map((file) => file.summary)
   if (partChainBreak(o.header, trailers) !== -1) {
     throw new Error('mergeParts: the parts do not chain up; aggregate the broken one again')
   }
@@ -408,16 +318,11 @@ export async function mergeParts(
       phase,
     })
   report('merging')
-  // Where each partition's groups and the rejects sit in each part file.
-  const spills: SpillSource[][] = Array.from({ length: PARTITIONS }, () => [])
-  const rejectSources = trailers.map((t, i) => {
-    let at = 0
-    t.partitions.forEach((bytes, p) => {
-      if (bytes > 0) spills[p]!.push({ path: parts[i]!, start: at, end: at + bytes })
-      at += bytes
-    })
-    return { path: parts[i]!, start: at, end: at + t.rejectsBytes, lineBase: lineBases[i]! }
-  })
+  const spillsByPart = files.map((file) => file.spillSources())
+  const spills = Array.from({ length: PARTITIONS }, (_, p) =>
+    spillsByPart.flatMap((partSpills) => partSpills[p]!),
+  )
+  const rejectSources = files.map((file, i) => ({ ...file.rejects, lineBase: lineBases[i]! }))
   const outputSink = new FileSink(output, o.tempDir)
   const rejectsSink = o.rejects === undefined ? undefined : new FileSink(o.rejects, o.tempDir)
   const work = mkdtempSync(join(o.tempDir, 'tally-merge-'))
@@ -426,11 +331,13 @@ export async function mergeParts(
   o.signal?.addEventListener('abort', onAbort)
   try {
     if (rejectsSink) copyRejects(rejectsSink, rejectSources, spec)
+    // Every part's groups in memory, as the threads of one run hold theirs before merging.
+    const held = files.flatMap((file) => file.readGroups()).map((groups) => ({ groups }))
     const groups = await mergeGroups({
       pool,
-      held: [],
+      held,
       spills,
-      spilled: true,
+      spilled: spills.some((sources) => sources.length > 0),
       layout: o.header.layout,
       spec,
       outputPath: outputSink.tempPath,
