@@ -243,6 +243,7 @@ async function mergeLocalParts(
     inputBytes: job.input.bytes,
     rejects: rejectsPath,
     threads: c.threads,
+    memoryMb: c.memoryMb,
     tempDir: c.work,
     signal: c.signal,
     onProgress: c.onProgress,

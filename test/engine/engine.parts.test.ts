@@ -60,6 +60,8 @@ async function inParts(
   options: AggregateOptions,
   slack: number,
   stats: PartsRun = { redone: 0, extended: 0 },
+  /** MiB for a part's groups (past it they spill), and for the merge (past it, by partition). */
+  memory = { part: 0.05, merge: 1024 },
 ): Promise<Outcome> {
   const run = join(dir, `run-${runs++}`)
   try {
@@ -83,7 +85,7 @@ async function inParts(
             exactStart,
             threads: 2,
             minRangeBytes: 4096,
-            memoryMb: 0.05,
+            memoryMb: memory.part,
             tempDir: dir,
           },
         )
@@ -110,7 +112,15 @@ async function inParts(
     const summary = await mergeParts(
       summaries.map((_, i) => partPath(i)),
       output,
-      { ...options, header, inputBytes: bytes.length, rejects, threads: 2, tempDir: dir },
+      {
+        ...options,
+        header,
+        inputBytes: bytes.length,
+        rejects,
+        threads: 2,
+        memoryMb: memory.merge,
+        tempDir: dir,
+      },
     )
     return {
       ok: true,
@@ -161,11 +171,18 @@ function even(bytes: Buffer, n: number): number[] {
 describe('a file in parts', () => {
   const big = largeCsv(11, 600_000)
 
-  it.each(['first_seen', 'sorted'] as const)(
-    'gives the bytes of one run, quoted line ends at the cuts and all (%s)',
-    async (order) => {
+  it.each([
+    ['first_seen', 'parts spill, the merge holds its share at once', { part: 0.05, merge: 1024 }],
+    [
+      'sorted',
+      'no part spills, the merge reads one partition at a time',
+      { part: 1024, merge: 0.05 },
+    ],
+  ] as const)(
+    'gives the bytes of one run, quoted line ends at the cuts and all (%s; %s)',
+    async (order, _how, memory) => {
       const stats = { redone: 0, extended: 0 }
-      const parts = await inParts(big, even(big, 5), { order }, 1, stats)
+      const parts = await inParts(big, even(big, 5), { order }, 1, stats, memory)
       expect(parts).toEqual(whole(big, { order }))
       expect(parts.ok && parts.rejected).toBeGreaterThan(0)
       // One byte of slack: a slice whose last row runs past it asks for more.

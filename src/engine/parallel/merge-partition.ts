@@ -12,6 +12,7 @@ import { ByteWriter, writeGroup, writeHeader } from '../output.js'
 import type { OutputOrder } from '../spec.js'
 import { readSpill, type SpilledGroup } from '../spill.js'
 import { formatDate } from '../values.js'
+import { tableOf } from './part-file.js'
 import type { MergeResult, MergeTask } from './protocol.js'
 
 export function mergePartition(task: MergeTask): MergeResult {
@@ -104,7 +105,7 @@ function mergeSources(
     ? first.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d))
     : task.layout.groupKinds.map((k) => (k === 'date' ? undefined : new ByteDictionary()))
   const tables = owned.map((p) =>
-    first ? GroupTable.fromSnapshot(first.tables[p]!) : new GroupTable(width),
+    first ? tableOf(first.tables[p]!, width) : new GroupTable(width),
   )
   const spilled = owned.some((p) => (task.spills[p]?.length ?? 0) > 0)
   if (sources.length === 1 && !spilled) return { tables, dictionaries: bases }
@@ -126,7 +127,7 @@ function mergeSources(
       const from = other.source.tables[p]!
       // Folded: this thread was the table's last user, so its memory can be collected.
       other.source.tables[p] = null
-      folder.foldTable(into, GroupTable.fromSnapshot(from), other.dictionaries, remaps[s]!)
+      folder.foldTable(into, tableOf(from, width), other.dictionaries, remaps[s]!)
     })
     for (const source of task.spills[p] ?? []) {
       readSpill(source, width, isDate, (group) => folder.foldSpilled(into, group))

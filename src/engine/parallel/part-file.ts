@@ -16,10 +16,10 @@ import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs'
 import type { RejectSummary } from '../aggregator.js'
 import { ByteDictionary } from '../dictionary.js'
 import type { SerializedEngineError } from '../errors.js'
-import { GroupTable } from '../group-table.js'
+import { GroupTable, type GroupTableSnapshot } from '../group-table.js'
 import type { SpillSource } from '../spill.js'
 import { PARTITIONS } from './phases.js'
-import type { ParsedGroups } from './protocol.js'
+import type { ParsedGroups, Section, StoredTable, StoredTableSections } from './protocol.js'
 
 const MAGIC = 'TALLYPT2'
 
@@ -40,25 +40,41 @@ export interface PartSummary {
   error: SerializedEngineError | null
 }
 
-/** `[offset, bytes]` of a section of the file. */
-type Section = [number, number]
-
 interface StoredDictionary {
   size: number
   records: Section
   arena: Section
 }
 
-interface StoredTable {
-  size: number
-  records: Section
-  firsts: Section
-  bigSums: [number, string][]
+/** The table of a partition: adopted when in memory, read from its part file otherwise. */
+export function tableOf(table: GroupTableSnapshot | StoredTable, width: number): GroupTable {
+  if (!('path' in table)) return GroupTable.fromSnapshot(table)
+  const fd = openSync(table.path, 'r')
+  try {
+    return GroupTable.fromGroups(
+      width,
+      table.size,
+      (records, firsts) => {
+        readSection(fd, records, table.records)
+        readSection(fd, firsts, table.firsts)
+      },
+      table.bigSums,
+    )
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function readSection(fd: number, target: Int32Array | Float64Array | Uint8Array, at: Section) {
+  const [offset, bytes] = at
+  const view = new Uint8Array(target.buffer, target.byteOffset, bytes)
+  let done = 0
+  while (done < bytes) done += readSync(fd, view, done, bytes - done, offset + done)
 }
 
 interface StoredGroups {
   dictionaries: (StoredDictionary | null)[]
-  tables: StoredTable[]
+  tables: StoredTableSections[]
 }
 
 interface PartTrailer extends PartSummary {
@@ -123,7 +139,9 @@ export function writePartFile(path: string, summary: PartSummary, contents: Part
           }
         }),
         tables: range.tables.map((table) => {
-          if (table === null) throw new Error('a part holds every partition of its ranges')
+          if (table === null || 'path' in table) {
+            throw new Error('a part is written from every partition of its ranges, in memory')
+          }
           return {
             size: table.size,
             records: append(bytesOf(table.records.subarray(0, table.size * stride))),
@@ -195,39 +213,35 @@ export class PartFile {
     return { path: this.path, start, end: start + bytes }
   }
 
-  /** The groups held in memory, read back into tables (one `ParsedGroups` per range). */
+  /**
+   * The groups each range held in memory: the dictionaries read back, the tables left in the
+   * file until a merge thread reads its partitions (one `ParsedGroups` per range).
+   */
   readGroups(): ParsedGroups[] {
     const fd = openSync(this.path, 'r')
-    const fill = (target: Int32Array | Float64Array | Uint8Array, [offset, bytes]: Section) => {
-      const view = new Uint8Array(target.buffer, target.byteOffset, bytes)
-      let done = 0
-      while (done < bytes) done += readSync(fd, view, done, bytes - done, offset + done)
-    }
     try {
-      const width = this.trailer.width
       return this.trailer.groups.map((range) => ({
         dictionaries: range.dictionaries.map((stored) =>
           stored === null
             ? undefined
             : ByteDictionary.fromValues(stored.size, stored.arena[1], (records, arena) => {
-                fill(records, stored.records)
-                fill(arena, stored.arena)
+                readSection(fd, records, stored.records)
+                readSection(fd, arena, stored.arena)
               }).snapshot(),
         ),
-        tables: range.tables.map((stored) =>
-          GroupTable.fromGroups(
-            width,
-            stored.size,
-            (records, firsts) => {
-              fill(records, stored.records)
-              fill(firsts, stored.firsts)
-            },
-            stored.bigSums,
-          ).snapshot(),
-        ),
+        tables: range.tables.map((stored) => ({ ...stored, path: this.path })),
       }))
     } finally {
       closeSync(fd)
     }
+  }
+
+  /** Bytes the groups take once read (the tables' records and first offsets). */
+  get groupBytes(): number {
+    let bytes = 0
+    for (const range of this.trailer.groups) {
+      for (const table of range.tables) bytes += table.records[1] + table.firsts[1]
+    }
+    return bytes
   }
 }

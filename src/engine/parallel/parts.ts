@@ -268,6 +268,8 @@ export function expectedStart(header: CsvHeader, parts: readonly PartSummary[], 
 
 export interface MergePartsOptions extends AggregateOptions {
   header: CsvHeader
+  /** Memory budget for the groups in MiB: past it they are merged one partition at a time. */
+  memoryMb?: number
   /** The input's size in bytes (for the summary and progress). */
   inputBytes: number
   rejects?: OutputTarget
@@ -331,13 +333,16 @@ export async function mergeParts(
   o.signal?.addEventListener('abort', onAbort)
   try {
     if (rejectsSink) copyRejects(rejectsSink, rejectSources, spec)
-    // Every part's groups in memory, as the threads of one run hold theirs before merging.
+    // The parts' dictionaries in memory; their tables are read by partition as merged, all of
+    // a thread's partitions at once within the budget, else one at a time.
     const held = files.flatMap((file) => file.readGroups()).map((groups) => ({ groups }))
+    const budget = (o.memoryMb ?? DEFAULT_MEMORY_MB) * 1024 * 1024
+    const groupBytes = files.reduce((n, file) => n + file.groupBytes, 0)
     const groups = await mergeGroups({
       pool,
       held,
       spills,
-      spilled: spills.some((sources) => sources.length > 0),
+      spilled: groupBytes > budget || spills.some((sources) => sources.length > 0),
       layout: o.header.layout,
       spec,
       outputPath: outputSink.tempPath,

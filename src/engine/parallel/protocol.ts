@@ -34,10 +34,28 @@ export interface ParseTask {
   spillAll?: boolean
 }
 
+/** `[offset, bytes]` of a section of a part file. */
+export type Section = [number, number]
+
+export interface StoredTableSections {
+  size: number
+  records: Section
+  firsts: Section
+  bigSums: [number, string][]
+}
+
+/** A group table left in its part file (`part-file.ts`) until a merge thread needs it. */
+export interface StoredTable extends StoredTableSections {
+  path: string
+}
+
 export interface ParsedGroups {
   dictionaries: (DictionarySnapshot | undefined)[]
-  /** One table per partition; null once a thread no longer needs it (so memory can go). */
-  tables: (GroupTableSnapshot | null)[]
+  /**
+   * One table per partition: in memory, or still in a part file (read when merged); null once a
+   * thread no longer needs it (so memory can go).
+   */
+  tables: (GroupTableSnapshot | StoredTable | null)[]
 }
 
 export interface ParseResult {
