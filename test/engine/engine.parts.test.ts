@@ -182,7 +182,7 @@ describe('a file in parts', () => {
     'gives the bytes of one run, quoted line ends at the cuts and all (%s; %s)',
     async (order, _how, memory) => {
       const stats = { redone: 0, extended: 0 }
-      const parts = await inParts(big, even(big, 5), { order }, 1, stats, memory)
+      const parts = await inParts(big, even(big, 4), { order }, 1, stats, memory)
       expect(parts).toEqual(whole(big, { order }))
       expect(parts.ok && parts.rejected).toBeGreaterThan(0)
       // One byte of slack: a slice whose last row runs past it asks for more.
@@ -244,7 +244,7 @@ describe('a file in parts', () => {
           expect(await inParts(bytes, bounds, options, slack)).toEqual(expected)
         },
       ),
-      { numRuns: 15 },
+      { numRuns: 12 },
     )
   }, 120_000)
 })
