@@ -72,8 +72,8 @@ export interface JobRunner {
 
 /** A runner that can also run a job as parts on several workers, then merge them. */
 export interface SplitJobRunner extends JobRunner {
-  /** How many parts to split a job into when `workers` can take them (1: do not split). */
-  planParts(job: Job, workers: number): Promise<number>
+  /** How many parts to split a job into (1: do not split), given the workers that can take them. */
+  planParts(job: Job, countWorkers: () => Promise<number>): Promise<number>
   /** Aggregates one part and stores it. */
   runPart(job: Job, part: PartRef, context: RunContext): Promise<void>
   /** Merges the stored parts of a run into the job's result, and deletes them. */

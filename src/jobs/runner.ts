@@ -129,13 +129,16 @@ export class EngineJobRunner implements SplitJobRunner {
   }
 
   /**
-   * How many parts to split a job into when `workers` workers can take them: 1 (no split) for
-   * inputs up to `sliceBytes`, gzip inputs and a single worker. Reads the header, so a file
-   * with a bad one fails here (`JobFailure`) rather than in every part.
+   * How many parts to split a job into, given how many workers can take them (asked only for a
+   * large input): 1 (no split) for inputs up to `sliceBytes`, gzip inputs and a single worker.
+   * Reads the header, so a file with a bad one fails here (`JobFailure`) rather than in every
+   * part.
    */
-  async planParts(job: Job, workers: number): Promise<number> {
+  async planParts(job: Job, countWorkers: () => Promise<number>): Promise<number> {
     const { storage } = this.options
-    if (workers < 2 || job.input.bytes <= this.sliceBytes) return 1
+    if (job.input.bytes <= this.sliceBytes) return 1
+    const workers = await countWorkers()
+    if (workers < 2) return 1
     return this.asJobFailure(async () => {
       if (await this.input(() => isGzipInput(storage, job))) return 1
       await this.input(() => readInputHeader(storage, job))

@@ -114,7 +114,7 @@ export class JobProcessor {
     let result: JobResult
     try {
       const runner = this.splitRunner()
-      const parts = runner ? await runner.planParts(job, await this.workerCount()) : 1
+      const parts = runner ? await runner.planParts(job, () => this.workerCount()) : 1
       if (runner && parts > 1) {
         this.active.delete(id)
         return await this.split(bullJob, token, job, run, parts)
