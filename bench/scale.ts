@@ -2,7 +2,7 @@
  * `npm run bench:scale`: one large file through the HTTP API, embedded versus scaled out with
  * Redis and S3-compatible storage on one and on two worker processes, verified before reported.
  *
- *   npm run bench:scale -- [--size S|M|L|H] [--file PATH] [--split-mb N]
+ *   npm run bench:scale -- [--size S|M|L|H] [--file PATH] [--split-mb N] [--worker-threads N]
  *
  * Dataset: the bench's L set by default (generated once and cached, see data-sets.ts), another
  * set with `--size`, or any CSV with `--file`. Three scenarios, one after another, each on its
@@ -111,6 +111,7 @@ function parseOptions() {
       size: { type: 'string' },
       file: { type: 'string' },
       'split-mb': { type: 'string' },
+      'worker-threads': { type: 'string' },
     },
   })
   if (values.size !== undefined && values.file !== undefined) {
@@ -123,7 +124,19 @@ function parseOptions() {
       throw new Error('--split-mb must be a positive integer')
     }
   }
-  return { size: values.size ?? (values.file ? undefined : 'L'), file: values.file, splitMb }
+  let workerThreads: number | undefined
+  if (values['worker-threads'] !== undefined) {
+    workerThreads = Number(values['worker-threads'])
+    if (!Number.isInteger(workerThreads) || workerThreads < 1) {
+      throw new Error('--worker-threads must be a positive integer')
+    }
+  }
+  return {
+    size: values.size ?? (values.file ? undefined : 'L'),
+    file: values.file,
+    splitMb,
+    workerThreads,
+  }
 }
 
 async function dataset(options: ReturnType<typeof parseOptions>) {
@@ -611,7 +624,9 @@ async function main(): Promise<void> {
   }
   log(`reference: ${reference.seconds.toFixed(2)} s, sha256 ${reference.sha256}`)
 
-  const half = Math.max(1, Math.floor(cores / 2))
+  // By default each of C's workers gets half the cores, so both scaled-out runs use as many
+  // threads in all; `--worker-threads` sets it (a worker's default is all its machine's cores).
+  const half = options.workerThreads ?? Math.max(1, Math.floor(cores / 2))
   const scenarios: Scenario[] = [
     { name: 'A', label: 'embedded', workers: 0, threads: cores },
     { name: 'B', label: '1 worker', workers: 1, threads: cores },
@@ -619,7 +634,7 @@ async function main(): Promise<void> {
   ]
   log(
     `threads: A ${cores}; B 1 worker x ${cores}; C 2 workers x ${half} ` +
-      `(as many threads in all as cores)`,
+      `${options.workerThreads ? '(--worker-threads)' : '(as many threads in all as cores)'}`,
   )
   const shared: Shared = { workDir, data, s3Endpoint: s3.endpoint, splitMb }
   const results: ScenarioResult[] = []
