@@ -24,7 +24,7 @@ import { type ProgressListener, throttleProgress } from './progress.js'
 import { RejectsWriter } from './rejects.js'
 import type { AggregateSummary } from './result.js'
 import { FileSink, type OutputTarget } from './sinks.js'
-import { type AggregateOptions, type AggregateSpec, createSpec } from './spec.js'
+import { type AggregateOptions, type AggregateSpec, createSpec, specOptions } from './spec.js'
 import { writeSingleTable } from './sync.js'
 
 /** A file path, or the bytes of a CSV (plain or gzip) as they arrive. */
@@ -208,13 +208,7 @@ async function aggregatePlainFile(
       path,
       size,
       spec,
-      options: {
-        groupBy: spec.groupBy.map((c) => c.name),
-        sum: spec.sum.name,
-        totalColumn: spec.totalColumn,
-        order: spec.order,
-        onError: spec.onError,
-      },
+      options: specOptions(spec),
       threads,
       tempDir,
       output: outputSink,

@@ -76,6 +76,17 @@ export function parseEscapeFormulas(value: unknown): boolean {
   )
 }
 
+/** The options a spec was made from, as plain data (what travels to the worker threads). */
+export function specOptions(spec: AggregateSpec): AggregateOptions {
+  return {
+    groupBy: spec.groupBy.map((c) => c.name),
+    sum: spec.sum.name,
+    totalColumn: spec.totalColumn,
+    order: spec.order,
+    onError: spec.onError,
+  }
+}
+
 export function createSpec(options: AggregateOptions = {}): AggregateSpec {
   const rawGroupBy = options.groupBy ?? DEFAULT_GROUP_BY
   const groupNames = (typeof rawGroupBy === 'string' ? rawGroupBy.split(',') : [...rawGroupBy]).map(

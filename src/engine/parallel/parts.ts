@@ -24,7 +24,7 @@ import { RejectSpoolWriter, readRejectSpool } from '../rejects-spool.js'
 import { type AggregateSummary, assertSomeRowsValid } from '../result.js'
 import { DEFAULT_MEMORY_MB } from '../run.js'
 import { FileSink, type OutputTarget } from '../sinks.js'
-import { type AggregateOptions, createSpec } from '../spec.js'
+import { type AggregateOptions, createSpec, specOptions } from '../spec.js'
 import { DEFAULT_MIN_RANGE_BYTES } from './aggregate-file.js'
 import { PartFile, type PartSummary, writePartFile } from './part-file.js'
 import {
@@ -162,14 +162,7 @@ export async function aggregatePart(
       bounds,
       starts,
       layout: o.header.layout,
-      // Plain data only: it travels to the threads.
-      options: {
-        groupBy: spec.groupBy.map((c) => c.name),
-        sum: spec.sum.name,
-        totalColumn: spec.totalColumn,
-        order: spec.order,
-        onError: spec.onError,
-      },
+      options: specOptions(spec),
       maxRowBytes: o.maxRowBytes,
       memoryBytes: ((o.memoryMb ?? DEFAULT_MEMORY_MB) * 1024 * 1024) / threads,
       rejects: spec.onError === 'skip',
