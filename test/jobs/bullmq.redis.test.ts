@@ -1,16 +1,9 @@
-/**
- * The BullMQ backend on a real redis-server: the JobBackend contract, then what only a
- * distributed backend has to get right.
- */
-import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { Queue, UnrecoverableError, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -29,10 +22,9 @@ import { Storage } from '../../src/storage/storage.js'
 import { chunks, readAll, text } from '../contracts/blob-store.js'
 import { describeJobBackendContract } from '../contracts/job-backend.js'
 import { ScriptedRunner, until } from '../contracts/scripted-runner.js'
-import type { WorkerProcessSettings } from '../support/bullmq-worker-process.js'
 import { DESIGN_INPUT, DESIGN_OUTPUT } from '../support/design-example.js'
 import { type RedisServer, startRedisServer } from '../support/redis-server.js'
-import { spawnTied } from '../support/tied-process.js'
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.js'
 
 let redis: RedisServer
 
@@ -397,37 +389,3 @@ describe('BullmqJobBackend across a Redis restart while a job runs', () => {
     }
   })
 })
-
-interface WorkerProcess {
-  child: ChildProcess
-  lines: { event: string; id?: string }[]
-  waitFor(event: string, id?: string): Promise<void>
-  stop(): Promise<void>
-}
-
-function startWorkerProcess(settings: WorkerProcessSettings): WorkerProcess {
-  const script = fileURLToPath(new URL('../support/bullmq-worker-process.ts', import.meta.url))
-  const child = spawnTied(process.execPath, ['--import', 'tsx', script, JSON.stringify(settings)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const lines: WorkerProcess['lines'] = []
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    if (line.startsWith('{')) lines.push(JSON.parse(line))
-  })
-  return {
-    child,
-    lines,
-    waitFor: (event, id) =>
-      until(
-        () => lines.some((l) => l.event === event && (id === undefined || l.id === id)),
-        30_000,
-        `the worker process to say ${event}`,
-      ),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const exited = once(child, 'exit')
-      child.kill('SIGTERM')
-      await exited
-    },
-  }
-}

@@ -2,12 +2,14 @@
  * A BullMQ worker in its own process, for tests that kill one: the real runner and engine over
  * the fs store, run with `node --import tsx`. Settings come as one JSON argument
  * (`WorkerProcessSettings`). It prints one JSON line per happening on stdout: `ready`,
- * `run-start` and `run-end` (with `id`), `stopped`. With `readBytesPerSecond` the store reads
+ * `run-start` and `run-end` (with `id`), with `splitBytes` also `part-start`/`part-end` (with
+ * `id` and `index`) and `merge-start`/`merge-end`, and `stopped`. `startWorkerProcess` in
+ * `worker-process.ts` starts one. With `readBytesPerSecond` the store reads
  * inputs no faster than that (a slow network store), so a test can kill it mid-job.
  */
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { JobRunner } from '../../src/jobs/backend.js'
+import type { JobRunner, SplitJobRunner } from '../../src/jobs/backend.js'
 import { createBullmqJobBackend } from '../../src/jobs/bullmq/index.js'
 import { EngineJobRunner } from '../../src/jobs/runner.js'
 import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js'
@@ -22,6 +24,8 @@ export interface WorkerProcessSettings {
   lockDurationMs: number
   stalledIntervalMs: number
   readBytesPerSecond?: number
+  /** Split inputs larger than this across the workers (the runner's `sliceBytes`); else never. */
+  splitBytes?: number
 }
 
 const settings = JSON.parse(process.argv[2]!) as WorkerProcessSettings
@@ -33,9 +37,15 @@ const storage = new Storage(
   settings.readBytesPerSecond ? throttled(fs, settings.readBytesPerSecond) : fs,
 )
 await storage.init()
-const engine = new EngineJobRunner({ storage, threads: 1, memoryMb: 64, tempDir: settings.tempDir })
+const engine = new EngineJobRunner({
+  storage,
+  threads: 1,
+  memoryMb: 64,
+  tempDir: settings.tempDir,
+  sliceBytes: settings.splitBytes,
+})
 await engine.init()
-const runner: JobRunner = {
+const whole: JobRunner = {
   async run(job, context) {
     say('run-start', { id: job.id })
     const result = await engine.run(job, context)
@@ -43,6 +53,26 @@ const runner: JobRunner = {
     return result
   },
 }
+/** With `splitBytes`, the engine runner's split side too, each step said as it starts and ends. */
+const runner: JobRunner | SplitJobRunner =
+  settings.splitBytes === undefined
+    ? whole
+    : {
+        ...whole,
+        planParts: (job, countWorkers) => engine.planParts(job, countWorkers),
+        deleteParts: (job) => engine.deleteParts(job),
+        async runPart(job, part, context) {
+          say('part-start', { id: job.id, index: part.index })
+          await engine.runPart(job, part, context)
+          say('part-end', { id: job.id, index: part.index })
+        },
+        async mergeParts(job, parts, context) {
+          say('merge-start', { id: job.id })
+          const result = await engine.mergeParts(job, parts, context)
+          say('merge-end', { id: job.id })
+          return result
+        },
+      }
 const backend = createBullmqJobBackend({
   redisUrl: settings.redisUrl,
   prefix: settings.prefix,
