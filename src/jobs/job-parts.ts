@@ -111,19 +111,19 @@ async function aggregateSlice(
   start: number,
   exactStart: boolean,
   partPath: string,
+  /** The slice's first download, already started (`downloadSlice`). */
+  started?: Promise<SliceFile>,
 ): Promise<PartSummary> {
   const inputBytes = job.input.bytes
   const stop = bounds[index + 1]!
+  const from = exactStart ? start : start - 1
   const slicePath = join(c.work, `slice-${index}`)
   try {
     for (let slack = SLICE_SLACK_BYTES; ; slack *= 4) {
-      const from = exactStart ? start : start - 1
-      const to = Math.min(inputBytes, stop + slack)
-      await pipeline(
-        await c.storage.get(job.input.key, { start: from, end: to - 1 }),
-        createWriteStream(slicePath),
-        { signal: c.signal },
-      )
+      const download =
+        started ?? downloadSlice(c, job, from, Math.min(inputBytes, stop + slack), slicePath)
+      started = undefined
+      await download
       const outcome = await aggregatePart(
         { path: slicePath, fileOffset: from, inputBytes },
         partPath,
@@ -145,6 +145,27 @@ async function aggregateSlice(
   } finally {
     await rm(slicePath, { force: true })
   }
+}
+
+interface SliceFile {
+  path: string
+}
+
+/** Downloads the input's bytes `[from, to)` to `path`. */
+async function downloadSlice(
+  c: PartsContext,
+  job: Job,
+  from: number,
+  to: number,
+  path: string,
+  signal = c.signal,
+): Promise<SliceFile> {
+  await pipeline(
+    await c.storage.get(job.input.key, { start: from, end: to - 1 }),
+    createWriteStream(path),
+    { signal },
+  )
+  return { path }
 }
 
 /** Aggregates one part of a split job and stores it. */
@@ -193,26 +214,45 @@ export async function aggregateInSlices(
   const header = await readInputHeader(c.storage, job)
   const bounds = sliceBounds(header, job.input.bytes, count)
   const paths: string[] = []
+  // The next slice downloads while this one is aggregated; stopped if this one fails.
+  const prefetch = new AbortController()
+  const signal = AbortSignal.any([c.signal, prefetch.signal])
+  const download = (index: number) => {
+    const from = index === 0 ? bounds[0]! : bounds[index]! - 1
+    const to = Math.min(job.input.bytes, bounds[index + 1]! + SLICE_SLACK_BYTES)
+    const started = downloadSlice(c, job, from, to, join(c.work, `slice-${index}`), signal)
+    started.catch(() => {}) // Awaited (and its error met) by its own slice, or dropped with the run.
+    return started
+  }
+  let next = download(0)
   let done = 0
-  for (let index = 0; index < count; index++) {
-    const path = join(c.work, `part-${index}`)
-    const sliceContext = {
-      ...c,
-      onProgress: (p: AggregateProgress) =>
-        c.onProgress({ ...p, bytesDone: done + p.bytesDone, bytesTotal: job.input.bytes }),
+  try {
+    for (let index = 0; index < count; index++) {
+      const started = next
+      if (index + 1 < count) next = download(index + 1)
+      const path = join(c.work, `part-${index}`)
+      const sliceContext = {
+        ...c,
+        onProgress: (p: AggregateProgress) =>
+          c.onProgress({ ...p, bytesDone: done + p.bytesDone, bytesTotal: job.input.bytes }),
+      }
+      const start = bounds[index]!
+      await aggregateSlice(
+        sliceContext,
+        job,
+        header,
+        bounds,
+        index,
+        start,
+        index === 0,
+        path,
+        started,
+      )
+      done += bounds[index + 1]! - bounds[index]!
+      paths.push(path)
     }
-    await aggregateSlice(
-      sliceContext,
-      job,
-      header,
-      bounds,
-      index,
-      bounds[index]!,
-      index === 0,
-      path,
-    )
-    done += bounds[index + 1]! - bounds[index]!
-    paths.push(path)
+  } finally {
+    prefetch.abort()
   }
   return mergeLocalParts(c, job, header, count, paths, outputPath, rejectsPath)
 }
