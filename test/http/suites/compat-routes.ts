@@ -3,6 +3,7 @@
  * status words and content types their clients read. Jobs are held in the queue first (to see
  * the waiting answers), then run.
  */
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   multipart,
@@ -223,6 +224,32 @@ export function compatRoutesSuite(deployment: Deployment): void {
         expect((await t.inject({ method: 'GET', url: `/jobs/${id}/result/` })).body).toBe(
           'Job: failed',
         )
+      })
+
+      it("takes a gzip file on every set, and its result is the plain file's", async () => {
+        const gz = gzipSync(Buffer.from(PLAYS_CSV))
+        const sets = [
+          { url: '/jobs', field: 'file', id: (b: Record<string, string>) => b.job_id! },
+          { url: '/process_csv', field: 'file', id: (b: Record<string, string>) => b.task_id! },
+          { url: '/api/upload_file', field: 'file', id: (b: Record<string, string>) => b.job_id! },
+          { url: '/jobs/count/', field: 'file', id: (b: Record<string, string>) => b.jobId! },
+          {
+            url: '/api/process_csv',
+            field: 'input_file',
+            id: (b: Record<string, string>) => b.task_id!,
+          },
+        ]
+        for (const set of sets) {
+          const form = multipart({}, [
+            { field: set.field, name: 'plays.csv.gz', content: gz, type: 'application/gzip' },
+          ])
+          const response = await t.inject({ method: 'POST', url: set.url, ...form })
+          expect(response.statusCode, `${set.url}: ${response.body}`).toBeLessThan(300)
+          const id = set.id(response.json())
+          expect((await waitForJob(t.inject, id)).status).toBe('succeeded')
+          const result = await t.inject({ method: 'GET', url: `/jobs/${id}/result` })
+          expect(result.body, set.url).toBe(PLAYS_TOTALS)
+        }
       })
 
       it('E: the CSV; a failed task is {"status": "failed", "message"}', async () => {

@@ -3,6 +3,7 @@
  * server reports and its job's output is the engine's own; unknown, unfinished and other keys'
  * uploads are refused. (Helpers: support/tus-client.ts.)
  */
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { engineOutput, PLAYS_CSV, songPlays } from '../support/service.js'
 import type { Deployment, Target } from '../support/target.js'
@@ -51,6 +52,21 @@ export function tusSuite(deployment: Deployment): void {
 
       // One upload, one job: the upload is gone.
       expect((await startJob(t.url, { upload_id: id }, key)).status).toBe(404)
+    })
+
+    it("takes a gzip upload, and its job output is the plain file's", async () => {
+      const csv = songPlays(20_000, 3)
+      const gz = gzipSync(csv)
+      const id = await createUpload(t.url, gz.length, key)
+      expect((await patch(t.url, id, 0, gz, key)).status).toBe(204)
+      const response = await startJob(t.url, { upload_id: id, order: 'sorted' }, key)
+      expect(response.status, await response.clone().text()).toBe(202)
+      const job = await json(response)
+      expect((await waitDone(t.url, job.job_id, key)).status).toBe('succeeded')
+      const result = Buffer.from(
+        await (await fetch(`${t.url}/jobs/${job.job_id}/result`, { headers: key })).arrayBuffer(),
+      )
+      expect(result.equals(await engineOutput(csv, { order: 'sorted' }))).toBe(true)
     })
 
     it('answers 404 for an unknown upload and 409 for an unfinished one', async () => {
