@@ -171,18 +171,24 @@ export class GroupTable {
 
   /**
    * A table of `size` groups from their records and first offsets alone (as a part file holds
-   * them): the arrays get room to grow and the slots are rebuilt.
+   * them): the arrays get room to grow and the slots are rebuilt. With `readOnly`, neither: the
+   * table can then only be read group by group (merged into another), never looked up in.
    */
   static fromGroups(
     width: number,
     size: number,
     fill: (records: Int32Array, firsts: Float64Array) => void,
     bigSums: readonly [number, string][],
+    readOnly = false,
   ): GroupTable {
-    const table = new GroupTable(width, Math.max(16, size))
+    const table = new GroupTable(width, readOnly ? 16 : Math.max(16, size))
+    if (readOnly) {
+      table.records = sharedInt32(size * table.stride)
+      table.firsts = sharedFloat64(size)
+    }
     fill(table.records.subarray(0, size * table.stride), table.firsts.subarray(0, size))
     table.size = size
-    table.rehash()
+    if (!readOnly) table.rehash()
     for (const [g, sum] of bigSums) table.bigSums.set(g, BigInt(sum))
     return table
   }

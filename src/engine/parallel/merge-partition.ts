@@ -127,7 +127,7 @@ function mergeSources(
       const from = other.source.tables[p]!
       // Folded: this thread was the table's last user, so its memory can be collected.
       other.source.tables[p] = null
-      folder.foldTable(into, tableOf(from, width), other.dictionaries, remaps[s]!)
+      folder.foldTable(into, tableOf(from, width, true), other.dictionaries, remaps[s]!)
     })
     for (const source of task.spills[p] ?? []) {
       readSpill(source, width, isDate, (group) => folder.foldSpilled(into, group))

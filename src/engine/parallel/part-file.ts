@@ -46,8 +46,15 @@ interface StoredDictionary {
   arena: Section
 }
 
-/** The table of a partition: adopted when in memory, read from its part file otherwise. */
-export function tableOf(table: GroupTableSnapshot | StoredTable, width: number): GroupTable {
+/**
+ * The table of a partition: adopted when in memory, read from its part file otherwise (without
+ * its slots when it will only be read: `readOnly`).
+ */
+export function tableOf(
+  table: GroupTableSnapshot | StoredTable,
+  width: number,
+  readOnly = false,
+): GroupTable {
   if (!('path' in table)) return GroupTable.fromSnapshot(table)
   const fd = openSync(table.path, 'r')
   try {
@@ -59,6 +66,7 @@ export function tableOf(table: GroupTableSnapshot | StoredTable, width: number):
         readSection(fd, firsts, table.firsts)
       },
       table.bigSums,
+      readOnly,
     )
   } finally {
     closeSync(fd)
