@@ -3,6 +3,7 @@
  * Redis and S3-compatible storage on one and on two worker processes, verified before reported.
  *
  *   npm run bench:scale -- [--size S|M|L|H] [--file PATH] [--split-mb N] [--worker-threads N]
+ *                          [--storage s3|file]
  *
  * Dataset: the bench's L set by default (generated once and cached, see data-sets.ts), another
  * set with `--size`, or any CSV with `--file`. Three scenarios, one after another, each on its
@@ -112,8 +113,12 @@ function parseOptions() {
       file: { type: 'string' },
       'split-mb': { type: 'string' },
       'worker-threads': { type: 'string' },
+      storage: { type: 'string', default: 's3' },
     },
   })
+  if (values.storage !== 's3' && values.storage !== 'file') {
+    throw new Error('--storage must be s3 or file')
+  }
   if (values.size !== undefined && values.file !== undefined) {
     throw new Error('give --size or --file, not both')
   }
@@ -136,6 +141,7 @@ function parseOptions() {
     file: values.file,
     splitMb,
     workerThreads,
+    storage: values.storage as 's3' | 'file',
   }
 }
 
@@ -329,6 +335,8 @@ interface Shared {
   data: { name: string; path: string; bytes: number }
   s3Endpoint: string
   splitMb: number
+  /** B and C's storage: s3rver, or one directory they all share (as on a shared volume). */
+  storage: 's3' | 'file'
 }
 
 async function runScenario(scenario: Scenario, shared: Shared): Promise<ScenarioResult> {
@@ -362,10 +370,14 @@ async function runScenario(scenario: Scenario, shared: Shared): Promise<Scenario
         ...base,
         TALLY_DATA_DIR: join(dir, name),
         REDIS_URL: redisUrl,
-        TALLY_STORAGE: `s3://${BUCKET}/${scenario.name}`,
-        TALLY_S3_ENDPOINT: shared.s3Endpoint,
-        TALLY_S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-        TALLY_S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+        ...(shared.storage === 'file'
+          ? { TALLY_STORAGE: `file://${join(dir, 'shared-files')}` }
+          : {
+              TALLY_STORAGE: `s3://${BUCKET}/${scenario.name}`,
+              TALLY_S3_ENDPOINT: shared.s3Endpoint,
+              TALLY_S3_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+              TALLY_S3_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+            }),
         TALLY_SPLIT_MB: String(shared.splitMb),
         TALLY_CONCURRENCY: '1',
       })
@@ -496,6 +508,7 @@ function markdown(
     data: { description: string; bytes: number }
     splitMb: number
     splitNote: string
+    storage: 's3' | 'file'
     reference: { seconds: number; sha256: string }
     matched: boolean
     rowsRead: number
@@ -544,7 +557,10 @@ function markdown(
     `- Dataset: ${info.data.description}, ${mb.toFixed(1)} MB (${info.data.bytes.toLocaleString('en-US')} bytes), ` +
       `${info.rowsRead.toLocaleString('en-US')} rows, ${info.groups.toLocaleString('en-US')} groups`,
     '- A: `tally serve` alone (SQLite, local files); B and C: `tally serve` (queues only) + ' +
-      '`tally worker`s on a local `redis-server` (persistence off) and s3rver (S3 storage)',
+      '`tally worker`s on a local `redis-server` (persistence off) and ' +
+      (info.storage === 's3'
+        ? 's3rver (S3 storage)'
+        : 'one local directory they share (`--storage file`, as a shared volume)'),
     `- Threads: A ${a.scenario.threads}, B ${b.scenario.threads} (1 worker), ` +
       `C ${c.scenario.threads} per worker (2 workers); workers TALLY_CONCURRENCY=1`,
     `- TALLY_SPLIT_MB=${info.splitMb} for B and C (${info.splitNote})`,
@@ -636,7 +652,13 @@ async function main(): Promise<void> {
     `threads: A ${cores}; B 1 worker x ${cores}; C 2 workers x ${half} ` +
       `${options.workerThreads ? '(--worker-threads)' : '(as many threads in all as cores)'}`,
   )
-  const shared: Shared = { workDir, data, s3Endpoint: s3.endpoint, splitMb }
+  const shared: Shared = {
+    workDir,
+    data,
+    s3Endpoint: s3.endpoint,
+    splitMb,
+    storage: options.storage,
+  }
   const results: ScenarioResult[] = []
   for (const scenario of scenarios) results.push(await runScenario(scenario, shared))
 
@@ -666,6 +688,7 @@ async function main(): Promise<void> {
     data,
     splitMb,
     splitNote,
+    storage: options.storage,
     reference,
     matched,
     rowsRead: c.rowsRead,

@@ -12,7 +12,7 @@
  * guessed start fell inside a quoted field is aggregated again from the right place.
  */
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
+import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import {
@@ -100,7 +100,10 @@ export function sliceBounds(header: CsvHeader, inputBytes: number, count: number
   )
 }
 
-/** Aggregates slice `index` into the part file at `partPath`, reading only its bytes. */
+/**
+ * Aggregates slice `index` into the part file at `partPath`, reading only its bytes: in place
+ * when the store is local, else downloaded first.
+ */
 async function aggregateSlice(
   c: PartsContext,
   job: Job,
@@ -118,14 +121,20 @@ async function aggregateSlice(
   const stop = bounds[index + 1]!
   const from = exactStart ? start : start - 1
   const slicePath = join(c.work, `slice-${index}`)
+  const local = c.storage.supportsLocalPath
+  const inPlace = local ? await c.storage.localPath(job.input.key) : undefined
   try {
     for (let slack = SLICE_SLACK_BYTES; ; slack *= 4) {
-      const download =
-        started ?? downloadSlice(c, job, from, Math.min(inputBytes, stop + slack), slicePath)
-      started = undefined
-      await download
+      if (inPlace === undefined) {
+        const download =
+          started ?? downloadSlice(c, job, from, Math.min(inputBytes, stop + slack), slicePath)
+        started = undefined
+        await download
+      }
       const outcome = await aggregatePart(
-        { path: slicePath, fileOffset: from, inputBytes },
+        inPlace === undefined
+          ? { path: slicePath, fileOffset: from, inputBytes }
+          : { path: inPlace, fileOffset: 0, inputBytes },
         partPath,
         {
           ...engineOptions(job),
@@ -192,12 +201,14 @@ export async function mergeStoredParts(
   const header = await readInputHeader(c.storage, job)
   const paths: string[] = []
   for (let index = 0; index < ref.count; index++) {
+    const key = partKey(job.id, { runId: ref.runId, index })
+    // A part that must be aggregated again is rewritten: a local store's copy is not ours to.
     const path = join(c.work, `part-${index}`)
-    await pipeline(
-      await c.storage.get(partKey(job.id, { runId: ref.runId, index })),
-      createWriteStream(path),
-      { signal: c.signal },
-    )
+    if (c.storage.supportsLocalPath) {
+      await copyFile(await c.storage.localPath(key), path)
+    } else {
+      await pipeline(await c.storage.get(key), createWriteStream(path), { signal: c.signal })
+    }
     paths.push(path)
   }
   return mergeLocalParts(c, job, header, ref.count, paths, outputPath, rejectsPath)
