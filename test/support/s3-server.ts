@@ -27,7 +27,6 @@ export interface S3Server {
 const READY_TIMEOUT_MS = 15_000
 
 export async function startS3Server(): Promise<S3Server> {
-  const dir = await mkdtemp(join(tmpdir(), 'tally-s3-'))
   const entry = pathToFileURL(createRequire(import.meta.url).resolve('s3rver')).href
   const script = `
     const { default: S3rver } = await import(${JSON.stringify(entry)})
@@ -36,12 +35,25 @@ export async function startS3Server(): Promise<S3Server> {
     process.stdout.write(JSON.stringify({ port }) + '\\n')
     process.on('SIGTERM', () => server.close().finally(() => process.exit(0)))
   `
-  const child = spawnTied(process.execPath, ['--input-type=module', '-e', script, dir], {
+  return launchS3rver(script, [])
+}
+
+/**
+ * Runs `script` (an ES module that starts s3rver and prints `{"port":N}`) in a child process with
+ * `args` and then a fresh directory for the objects, and answers once it listens.
+ */
+export async function launchS3rver(
+  script: string,
+  args: readonly string[],
+  readyTimeoutMs = READY_TIMEOUT_MS,
+): Promise<S3Server> {
+  const dir = await mkdtemp(join(tmpdir(), 'tally-s3-'))
+  const child = spawnTied(process.execPath, ['--input-type=module', '-e', script, ...args, dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let port: number
   try {
-    port = await readPort(child)
+    port = await readPort(child, readyTimeoutMs)
   } catch (error) {
     child.kill('SIGKILL')
     await rm(dir, { recursive: true, force: true })
@@ -80,12 +92,12 @@ export async function startS3Server(): Promise<S3Server> {
   }
 }
 
-function readPort(child: ChildProcess): Promise<number> {
+function readPort(child: ChildProcess, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     let output = ''
     const timer = setTimeout(() => {
-      reject(new Error(`s3rver did not start within ${READY_TIMEOUT_MS} ms:\n${output}`))
-    }, READY_TIMEOUT_MS)
+      reject(new Error(`s3rver did not start within ${timeoutMs} ms:\n${output}`))
+    }, timeoutMs)
     child.stdout!.on('data', (data: Buffer) => {
       output += data.toString()
       const line = /^\{"port":(\d+)\}$/m.exec(output)

@@ -15,21 +15,10 @@
  * just before s3rver's router. Everything else is s3rver's (objects, DeleteObjects, SigV4 checks).
  * A real child process on 127.0.0.1, like `test/support/s3-server.ts`.
  */
-import type { ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
-import { S3RVER_CREDENTIALS } from '../../support/s3-server.js'
-import { spawnTied } from '../../support/tied-process.js'
+import { launchS3rver, type S3Server } from '../../support/s3-server.js'
 
-export interface MultipartS3Server {
-  readonly endpoint: string
-  client(): S3Client
-  createBucket(name: string): Promise<void>
-  stop(): Promise<void>
-}
+export type MultipartS3Server = S3Server
 
 /** Runs in the child: an ES module that loads s3rver (CommonJS) and its error class. */
 const SCRIPT = `
@@ -102,72 +91,5 @@ const SCRIPT = `
 `
 
 export async function startMultipartS3Server(): Promise<MultipartS3Server> {
-  const dir = await mkdtemp(join(tmpdir(), 'tally-s3mp-'))
-  const entry = createRequire(import.meta.url).resolve('s3rver')
-  const child = spawnTied(process.execPath, ['--input-type=module', '-e', SCRIPT, entry, dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let port: number
-  try {
-    port = await readPort(child)
-  } catch (error) {
-    child.kill('SIGKILL')
-    await rm(dir, { recursive: true, force: true })
-    throw error
-  }
-  const endpoint = `http://127.0.0.1:${port}`
-  const clients: S3Client[] = []
-  const client = () => {
-    const made = new S3Client({
-      endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: S3RVER_CREDENTIALS,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    })
-    clients.push(made)
-    return made
-  }
-  return {
-    endpoint,
-    client,
-    async createBucket(name) {
-      await client().send(new CreateBucketCommand({ Bucket: name }))
-    },
-    async stop() {
-      for (const made of clients) made.destroy()
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve))
-        child.kill('SIGTERM')
-        await exited
-      }
-      await rm(dir, { recursive: true, force: true })
-    },
-  }
-}
-
-function readPort(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let output = ''
-    const timer = setTimeout(
-      () => reject(new Error(`s3rver did not start within 30 s:\n${output}`)),
-      30_000,
-    )
-    child.stdout!.on('data', (data: Buffer) => {
-      output += data.toString()
-      const line = /^\{"port":(\d+)\}$/m.exec(output)
-      if (line) {
-        clearTimeout(timer)
-        resolve(Number(line[1]))
-      }
-    })
-    child.stderr!.on('data', (data: Buffer) => {
-      output += data.toString()
-    })
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`s3rver exited (${code ?? signal}) before it was ready:\n${output}`))
-    })
-  })
+  return launchS3rver(SCRIPT, [createRequire(import.meta.url).resolve('s3rver')], 30_000)
 }
