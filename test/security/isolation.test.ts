@@ -9,7 +9,6 @@
  *   events, the earlier clients' routes, tus uploads (HEAD/PATCH/DELETE/GET, and starting a job
  *   from someone else's upload), Dropzone chunk staging, the job list.
  */
-import { request as httpRequest } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   multipart,
@@ -19,48 +18,11 @@ import {
   type TestService,
   waitForJob,
 } from '../http/support/service.js'
-import { appRoutes, TUS, tusUpload } from './support.js'
+import { appRoutes, send, TUS, tusUpload } from './support.js'
 
 const KEYS = ['alice-key-1', 'bob-key-2']
 const ALICE = { authorization: `Bearer ${KEYS[0]}` }
 const BOB = { 'x-api-key': KEYS[1]! }
-
-interface RawAnswer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: string
-}
-
-function send(
-  base: string,
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body?: Buffer | string,
-): Promise<RawAnswer> {
-  const url = new URL(base)
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: url.hostname, port: url.port, method, path, headers },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        )
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-    req.setTimeout(30_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)))
-    if (body !== undefined) req.write(body)
-    req.end()
-  })
-}
 
 /** Routes anyone may call: probes, scrapers, the docs, and the page a key is typed into. */
 const PUBLIC_PATHS = [

@@ -12,7 +12,6 @@
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { request as httpRequest } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,45 +23,7 @@ import {
   type TestService,
   waitForJob,
 } from '../http/support/service.js'
-import { snapshot, TUS, tusUpload } from './support.js'
-
-interface RawAnswer {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: string
-}
-
-/** One request with `path` sent exactly as written (no URL parsing, no dot-segment removal). */
-function send(
-  base: string,
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body?: Buffer | string,
-): Promise<RawAnswer> {
-  const url = new URL(base)
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: url.hostname, port: url.port, method, path, headers },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString(),
-          }),
-        )
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-    req.setTimeout(30_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)))
-    if (body !== undefined) req.write(body)
-    req.end()
-  })
-}
+import { type RawAnswer, send, snapshot, TUS, tusUpload } from './support.js'
 
 /** Hostile ids, as they appear in the request path. */
 const EVIL_IDS = [

@@ -1,5 +1,6 @@
 /** Helpers the security tests share: tus uploads over real HTTP, files outside the data dir. */
 import { existsSync, readdirSync, statSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 
 export const TUS = { 'tus-resumable': '1.0.0' }
@@ -76,4 +77,42 @@ export function appRoutes(tree: string): string[] {
     for (const method of match[3]?.split(', ') ?? []) routes.push(`${method} ${path}`)
   }
   return routes
+}
+
+export interface RawAnswer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+/** One request with `path` sent exactly as written (no URL parsing, no dot-segment removal). */
+export function send(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: Buffer | string,
+): Promise<RawAnswer> {
+  const url = new URL(base)
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, method, path, headers },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          }),
+        )
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.setTimeout(30_000, () => req.destroy(new Error(`timeout: ${method} ${path}`)))
+    if (body !== undefined) req.write(body)
+    req.end()
+  })
 }
