@@ -11,7 +11,7 @@
  * 4. combine: one thread interleaves the threads' outputs into the output file.
  * Rejected rows are spooled per range and copied in line order once the line counts are known.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { RejectSummary } from '../aggregator.js'
 import type { AggregateProgress, ProgressListener } from '../progress.js'
@@ -27,7 +27,7 @@ import {
   PARTITIONS,
   parseChain,
   type RangeCounters,
-  readHeader,
+  readCsvHeader,
 } from './phases.js'
 import { ThreadPool } from './thread-pool.js'
 
@@ -54,7 +54,10 @@ export interface ParallelFileOptions {
 }
 
 export async function aggregateFileParallel(o: ParallelFileOptions): Promise<AggregateSummary> {
-  const { layout, dataStart, dataLine } = readHeader(o.path, o.spec, o.maxRowBytes)
+  const { layout, dataStart, dataLine } = await readCsvHeader(
+    createReadStream(o.path, { highWaterMark: 64 * 1024 }),
+    { ...o.options, maxRowBytes: o.maxRowBytes },
+  )
   const dataBytes = o.size - dataStart
   const threads = Math.max(1, Math.min(o.threads, Math.floor(dataBytes / o.minRangeBytes)))
   const bounds = Array.from({ length: threads + 1 }, (_, i) =>

@@ -17,7 +17,7 @@
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { Aggregator, type RejectSummary } from '../aggregator.js'
+import type { RejectSummary } from '../aggregator.js'
 import { EngineError, isEngineError } from '../errors.js'
 import { type ProgressListener, throttleProgress } from '../progress.js'
 import { RejectSpoolWriter, readRejectSpool } from '../rejects-spool.js'
@@ -40,46 +40,7 @@ import {
 import { ThreadPool } from './thread-pool.js'
 
 export type { PartSummary } from './part-file.js'
-export type { CsvHeader } from './phases.js'
-
-/**
- * Reads the header from the input's first bytes (as many chunks as the header needs). With
- * `moreFollow`, the chunks are only the start of the input: undefined when they end before the
- * header does.
- */
-export async function readCsvHeader(
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  options?: HeaderOptions,
-): Promise<CsvHeader>
-export async function readCsvHeader(
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  options: HeaderOptions,
-  moreFollow: boolean,
-): Promise<CsvHeader | undefined>
-export async function readCsvHeader(
-  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  options: HeaderOptions = {},
-  moreFollow = false,
-): Promise<CsvHeader | undefined> {
-  const aggregator = new Aggregator(createSpec(options), {
-    maxRowBytes: options.maxRowBytes,
-    headerOnly: true,
-  })
-  for await (const chunk of chunks) {
-    aggregator.push(chunk)
-    const layout = aggregator.columnLayout
-    if (layout !== undefined) {
-      return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
-    }
-  }
-  if (moreFollow) return undefined
-  aggregator.end()
-  const layout = aggregator.columnLayout
-  if (layout === undefined) throw new Error('unreachable: end() without a header throws')
-  return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
-}
-
-type HeaderOptions = AggregateOptions & { maxRowBytes?: number }
+export { type CsvHeader, readCsvHeader } from './phases.js'
 
 /** The local file that holds a slice of the input. */
 export interface PartInput {

@@ -12,7 +12,7 @@ import { ByteWriter, writeHeader } from '../output.js'
 import { RejectsWriter } from '../rejects.js'
 import { readRejectSpool } from '../rejects-spool.js'
 import type { FileSink } from '../sinks.js'
-import type { AggregateOptions, AggregateSpec } from '../spec.js'
+import { type AggregateOptions, type AggregateSpec, createSpec } from '../spec.js'
 import type { SpillSource } from '../spill.js'
 import type { MergeResult, ParsedGroups, ParseResult, ParseTask } from './protocol.js'
 import type { ThreadPool } from './thread-pool.js'
@@ -239,31 +239,44 @@ function headerBytes(layout: ColumnLayout, spec: AggregateSpec): Uint8Array {
   return Buffer.concat(chunks)
 }
 
-/** Reads the header from the start of a file: the layout, where data starts and its line. */
-export function readHeader(
-  path: string,
-  spec: AggregateSpec,
-  maxRowBytes: number | undefined,
-): CsvHeader {
-  const aggregator = new Aggregator(spec, { maxRowBytes, headerOnly: true })
-  const fd = openSync(path, 'r')
-  try {
-    const chunk = new Uint8Array(64 * 1024)
-    let position = 0
-    for (;;) {
-      const n = readSync(fd, chunk, 0, chunk.length, position)
-      position += n
-      if (n === 0) aggregator.end()
-      else aggregator.push(chunk.subarray(0, n))
-      const layout = aggregator.columnLayout
-      if (layout !== undefined)
-        return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
-      if (n === 0) throw new Error('unreachable: end() without a header throws')
+/**
+ * Reads the header from the input's first bytes (as many chunks as the header needs). With
+ * `moreFollow`, the chunks are only the start of the input: undefined when they end before the
+ * header does.
+ */
+export async function readCsvHeader(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options?: HeaderOptions,
+): Promise<CsvHeader>
+export async function readCsvHeader(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: HeaderOptions,
+  moreFollow: boolean,
+): Promise<CsvHeader | undefined>
+export async function readCsvHeader(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: HeaderOptions = {},
+  moreFollow = false,
+): Promise<CsvHeader | undefined> {
+  const aggregator = new Aggregator(createSpec(options), {
+    maxRowBytes: options.maxRowBytes,
+    headerOnly: true,
+  })
+  for await (const chunk of chunks) {
+    aggregator.push(chunk)
+    const layout = aggregator.columnLayout
+    if (layout !== undefined) {
+      return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
     }
-  } finally {
-    closeSync(fd)
   }
+  if (moreFollow) return undefined
+  aggregator.end()
+  const layout = aggregator.columnLayout
+  if (layout === undefined) throw new Error('unreachable: end() without a header throws')
+  return { layout, dataStart: aggregator.dataStart, dataLine: aggregator.dataLine }
 }
+
+export type HeaderOptions = AggregateOptions & { maxRowBytes?: number }
 
 /**
  * The first position at or after `offset` that follows an LF, or `size` (the file's) when no
