@@ -10,12 +10,19 @@
  * file, with the header's layout given) and stop at the first row at or after a given offset.
  */
 import {
+  COMMA,
+  CR,
   combineHash,
+  FNV_OFFSET,
+  FNV_PRIME,
   hashBytes,
   isValidUtf8,
   LF,
   mix32,
+  QUOTE,
+  SPACE,
   strictDecoder,
+  TAB,
   textDecoder,
 } from './bytes.js'
 import { ByteDictionary } from './dictionary.js'
@@ -46,6 +53,13 @@ const FIRST_REJECTS_KEPT = 3
 const STAGE_AFTER_GROUPS = 1 << 17
 /** Rows staged before they are added partition by partition. */
 const STAGE_ROWS = 1 << 16
+
+/** What a field is to the fast path (`plainRow`), by field index; 0 for a field no column needs. */
+const FIELD_TEXT = 1
+const FIELD_DATE = 2
+const FIELD_SUM = 3
+/** The most digits the fast path sums as a double; longer counts take the general path. */
+const FAST_DIGITS = 15
 
 /** A row left out under `on_error=skip`. */
 export interface RejectedRow {
@@ -136,6 +150,11 @@ export class Aggregator {
   /** Per group column: its field index, and 1 when it holds dates. */
   private groupFields = new Int32Array(0)
   private groupIsDate = new Uint8Array(0)
+  /** Per field: its FIELD_* role, and its group column (for text and date fields). */
+  private fieldRoles = new Uint8Array(0)
+  private fieldGroups = new Int32Array(0)
+  /** Value hashes of the current row's text columns (fast path). */
+  private readonly valueHashes: Int32Array
   private sumField = 0
   private fieldCount = 0
   /** Trimmed value bounds of the current row: group columns, then the sum column. */
@@ -176,6 +195,7 @@ export class Aggregator {
     this.key = new Int32Array(spec.groupBy.length)
     this.valueStarts = new Int32Array(spec.groupBy.length + 1)
     this.valueEnds = new Int32Array(spec.groupBy.length + 1)
+    this.valueHashes = new Int32Array(spec.groupBy.length)
     const partitions = options.partitions ?? 1
     if (!Number.isInteger(Math.log2(partitions)))
       throw new Error('partitions must be a power of two')
@@ -309,6 +329,13 @@ export class Aggregator {
     this.groupIsDate = Uint8Array.from(layout.groupKinds, (k) => (k === 'date' ? 1 : 0))
     this.sumField = layout.sumIndex
     this.fieldCount = layout.fieldCount
+    this.fieldRoles = new Uint8Array(layout.fieldCount)
+    this.fieldGroups = new Int32Array(layout.fieldCount)
+    layout.groupIndexes.forEach((field, k) => {
+      this.fieldRoles[field] = layout.groupKinds[k] === 'date' ? FIELD_DATE : FIELD_TEXT
+      this.fieldGroups[field] = k
+    })
+    this.fieldRoles[layout.sumIndex] = FIELD_SUM
     this.dictionaries = layout.groupKinds.map((k) =>
       k === 'text' ? new ByteDictionary() : undefined,
     )
@@ -367,6 +394,13 @@ export class Aggregator {
         this.stopped = true
         break
       }
+      const next = this.plainRow(buf, pos, tail)
+      if (next !== -1) {
+        line++
+        pos = next
+        continue
+      }
+      this.line = line
       const result = scanner.scan(buf, pos, tail, final)
       if (result === SCAN_NEED_MORE) break
       const rowLine = line
@@ -375,7 +409,107 @@ export class Aggregator {
       if (result !== SCAN_BLANK) this.row(buf, pos, rowLine)
       pos = scanner.next
     }
+    this.line = line
     return pos
+  }
+
+  /**
+   * The fast path for the common row: every field unquoted, without spaces at its edges,
+   * every value valid, complete before `tail`. Reads each byte once: the text values are hashed,
+   * the date parsed and the count summed while the fields are found. Returns where the next row
+   * starts, or -1, having changed nothing, when the row needs the general path (which also
+   * gives rejected rows their precise reasons). Relies on the sentinel LF at `buf[tail]`.
+   */
+  private plainRow(buf: Uint8Array, pos: number, tail: number): number {
+    const roles = this.fieldRoles
+    const groups = this.fieldGroups
+    const fieldCount = this.fieldCount
+    const key = this.key
+    const valueStarts = this.valueStarts
+    const valueEnds = this.valueEnds
+    const valueHashes = this.valueHashes
+    let value = 0
+    let p = pos
+    let next = 0
+    for (let f = 0; ; ) {
+      const role = roles[f]!
+      const start = p
+      let c = buf[p]!
+      if (role === FIELD_TEXT) {
+        let h = FNV_OFFSET
+        // Bytes above the comma are letters, digits and UTF-8: one compare for most of them.
+        while (c > COMMA || (c !== COMMA && c !== LF && c !== QUOTE && c !== CR)) {
+          h = Math.imul(h ^ c, FNV_PRIME)
+          c = buf[++p]!
+        }
+        if (p === start) return -1
+        const first = buf[start]
+        const last = buf[p - 1]
+        if (first === SPACE || first === TAB || last === SPACE || last === TAB) return -1
+        const k = groups[f]!
+        valueStarts[k] = start
+        valueEnds[k] = p
+        valueHashes[k] = mix32(h)
+      } else if (role === FIELD_DATE) {
+        if (p + 10 >= tail) return -1
+        const code = parseDate(buf, p, p + 10)
+        if (code === BAD_VALUE) return -1
+        key[groups[f]!] = code
+        p += 10
+        c = buf[p]!
+      } else if (role === FIELD_SUM) {
+        let d = c - 48
+        while (d >>> 0 <= 9) {
+          value = value * 10 + d
+          d = buf[++p]! - 48
+        }
+        if (p === start || p - start > FAST_DIGITS) return -1
+        c = d + 48
+      } else {
+        while (c > COMMA || (c !== COMMA && c !== LF && c !== QUOTE && c !== CR)) c = buf[++p]!
+      }
+      f++
+      if (c === COMMA) {
+        if (f === fieldCount) return -1
+        p++
+        continue
+      }
+      if (f !== fieldCount) return -1
+      if (c === LF) {
+        if (p >= tail) return -1
+        next = p + 1
+        break
+      }
+      if (c === CR && buf[p + 1] === LF && p + 1 < tail) {
+        next = p + 2
+        break
+      }
+      return -1
+    }
+
+    const width = key.length
+    const isDate = this.groupIsDate
+    let hash = 0
+    for (let k = 0; k < width; k++) {
+      if (isDate[k] === 1) {
+        hash = combineHash(hash, key[k]!)
+        continue
+      }
+      const dictionary = this.dictionaries[k]!
+      const start = valueStarts[k]!
+      const end = valueEnds[k]!
+      const valueHash = valueHashes[k]!
+      let id = dictionary.find(buf, start, end, valueHash)
+      if (id === -1) {
+        if (!isValidUtf8(buf, start, end)) return -1
+        id = dictionary.insert(buf, start, end, valueHash)
+      }
+      key[k] = id
+      hash = combineHash(hash, valueHash)
+    }
+    this.counters.rows++
+    this.addToGroup(mix32(hash), value, pos, buf, 0, 0)
+    return next
   }
 
   /** Skips a BOM and refuses binary files. False when more bytes are needed to tell. */
@@ -552,7 +686,23 @@ export class Aggregator {
       key[k] = id
       hash = combineHash(hash, valueHash)
     }
-    hash = mix32(hash)
+    this.addToGroup(mix32(hash), value, rowStart, buf, sumStart, sumEnd)
+  }
+
+  /**
+   * Adds the current row (its key in `key`) to its group. A negative `value` means a count too
+   * long for a double: it is read again, exactly, from `buf[sumStart, sumEnd)`.
+   */
+  private addToGroup(
+    hash: number,
+    value: number,
+    rowStart: number,
+    buf: Uint8Array,
+    sumStart: number,
+    sumEnd: number,
+  ): void {
+    const key = this.key
+    const width = key.length
     const shift = this.partitionShift
     if (shift < 0) {
       const table = this.tables[0]!

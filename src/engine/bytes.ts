@@ -6,10 +6,13 @@ export const COMMA = 0x2c
 export const SPACE = 0x20
 export const TAB = 0x09
 
+export const FNV_OFFSET = 0x811c9dc5 | 0
+export const FNV_PRIME = 0x01000193
+
 /** FNV-1a over a byte range, finished with a murmur3-style mix so low bits are well spread. */
 export function hashBytes(buf: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5
-  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193)
+  let h = FNV_OFFSET
+  for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, FNV_PRIME)
   return mix32(h)
 }
 
