@@ -2,7 +2,8 @@
  * Worker side of a combine task: interleave the sorted runs (one per thread, or one per
  * partition when groups spilled), each already in output order, by their merge keys (see
  * `writeMergeKey`), through a heap. Reads and writes stream through fixed
- * buffers, so the output may be larger than memory.
+ * buffers, so the output may be larger than memory. A task may take only the keys in
+ * `[from, to)`: then several tasks write adjacent pieces of the output at once.
  */
 import { FileReader } from '../file-reader.js'
 import type { ByteWriter } from '../output.js'
@@ -27,8 +28,8 @@ export function combineParts(task: CombineTask): CombineResult {
   // Read buffers share a fixed total, so hundreds of runs do not cost hundreds of MB.
   const block = Math.max(64 * 1024, Math.min(1 << 20, Math.floor((32 << 20) / task.parts.length)))
   const cursors: Cursor[] = task.parts.map((part) => ({
-    keys: new FileReader(part.keysPath, block >> 2),
-    rows: new FileReader(part.rowsPath, block),
+    keys: new FileReader(part.keysPath, block >> 2, part.keysOffset),
+    rows: new FileReader(part.rowsPath, block, part.rowsOffset),
     done: false,
     rowLength: 0,
     first: 0,
@@ -36,14 +37,26 @@ export function combineParts(task: CombineTask): CombineResult {
     keyLength: 0,
   }))
   try {
-    out.writer.write(task.headerBytes)
-    for (const cursor of cursors) advance(cursor, byFirst)
+    if (task.headerBytes) out.writer.write(task.headerBytes)
+    const from = task.from && boundOf(task.from)
+    const to = task.to && boundOf(task.to)
+    const before = (cursor: Cursor, bound: Cursor) =>
+      byFirst ? cursor.first < bound.first : compare(cursor, bound) < 0
+    for (const cursor of cursors) {
+      advance(cursor, byFirst)
+      // Rows before the range (the run was opened at a sample at or before `from`).
+      while (from && !cursor.done && before(cursor, from)) {
+        skipRow(cursor)
+        advance(cursor, byFirst)
+      }
+    }
     const less = (a: Cursor, b: Cursor) => (byFirst ? a.first < b.first : compare(a, b) < 0)
     // A binary heap of the parts that still have rows, smallest key on top.
     const heap = cursors.filter((c) => !c.done)
     for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i, less)
     while (heap.length > 0) {
       const best = heap[0]!
+      if (to && !before(best, to)) break
       copyRow(best, out.writer)
       advance(best, byFirst)
       if (best.done) {
@@ -93,6 +106,19 @@ function advance(cursor: Cursor, byFirst: boolean): void {
     cursor.keyLength = keyLength
   }
   keys.skip(keyLength)
+}
+
+/** A merge key as a cursor holding it, to compare cursors with. */
+function boundOf(key: Uint8Array): Cursor {
+  const bound = { key, keyLength: key.length, first: 0 } as Cursor
+  for (let i = 0; i < 8; i++) f64Bytes[i] = key[7 - i]!
+  bound.first = f64[0]!
+  return bound
+}
+
+function skipRow(cursor: Cursor): void {
+  cursor.rows.ensure(cursor.rowLength)
+  cursor.rows.skip(cursor.rowLength)
 }
 
 function copyRow(cursor: Cursor, out: ByteWriter): void {

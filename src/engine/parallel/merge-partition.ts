@@ -13,22 +13,30 @@ import type { OutputOrder } from '../spec.js'
 import { readSpill, type SpilledGroup } from '../spill.js'
 import { formatDate } from '../values.js'
 import { tableOf } from './part-file.js'
-import type { MergeResult, MergeTask } from './protocol.js'
+import type { MergeResult, MergeTask, RunSample, SortedRun } from './protocol.js'
+
+/** Rows between two samples of a sorted run. */
+const SAMPLE_EVERY = 4096
 
 export function mergePartition(task: MergeTask): MergeResult {
   const owned = ownedPartitions(task)
   if (!task.spilled) {
-    const groups = writeRun(task, task.rowsPath, task.keysPath, mergeSources(task, owned))
-    return { groups, parts: [{ rowsPath: task.rowsPath, keysPath: task.keysPath ?? '' }] }
+    const run = writeRun(task, task.rowsPath, task.keysPath, mergeSources(task, owned))
+    return { groups: run.groups, parts: [run.part] }
   }
   // Groups spilled: one partition at a time, each written as a sorted run of its own, so
   // memory holds one partition's groups, not the thread's whole share.
   let groups = 0
-  const parts: { rowsPath: string; keysPath: string }[] = []
+  const parts: SortedRun[] = []
   for (const p of owned) {
-    const part = { rowsPath: `${task.rowsPath}-${p}`, keysPath: `${task.rowsPath}-${p}.keys` }
-    groups += writeRun(task, part.rowsPath, part.keysPath, mergeSources(task, [p]))
-    parts.push(part)
+    const run = writeRun(
+      task,
+      `${task.rowsPath}-${p}`,
+      `${task.rowsPath}-${p}.keys`,
+      mergeSources(task, [p]),
+    )
+    groups += run.groups
+    parts.push(run.part)
     for (const source of task.sources) source.tables[p] = null
   }
   return { groups, parts }
@@ -40,11 +48,12 @@ function writeRun(
   rowsPath: string,
   keysPath: string | undefined,
   merged: { tables: GroupTable[]; dictionaries: (ByteDictionary | undefined)[] },
-): number {
+): { groups: number; part: SortedRun } {
   const { tables, dictionaries } = merged
   const order = groupOrderAcross(tables, dictionaries, task.order)
   const rows = openFileWriter(rowsPath)
   const keys = keysPath === undefined ? undefined : openFileWriter(keysPath)
+  const samples: RunSample[] = []
   try {
     if (keys === undefined)
       writeHeader(rows.writer, task.layout, task.totalColumn, task.escapeFormulas)
@@ -57,10 +66,17 @@ function writeRun(
       writeGroup(rows.writer, table, dictionaries, g, task.escapeFormulas)
       if (keys !== undefined) {
         const rowLength = rows.writer.bytesWritten - before
-        writeMergeKey(keys.writer, rowLength, table, dictionaries, g, task.order)
+        const keysOffset = keys.writer.bytesWritten
+        const keyLength = writeMergeKey(keys.writer, rowLength, table, dictionaries, g, task.order)
+        if (i % SAMPLE_EVERY === 0) {
+          // The key bytes just written are still in the writer's buffer.
+          const end = keys.writer.offset
+          const key = keys.writer.ensure(0).slice(end - keyLength, end)
+          samples.push({ key, keysOffset, rowsOffset: before })
+        }
       }
     }
-    return n
+    return { groups: n, part: { rowsPath, keysPath: keysPath ?? '', samples } }
   } finally {
     rows.close()
     keys?.close()
@@ -207,7 +223,7 @@ const firstView = new DataView(firstBytes.buffer)
 /**
  * Writes the merge record of a row: u32 row length, u32 key length, then a key whose byte order
  * is the output order across threads: the first offset as a big-endian double (first_seen), or
- * the values joined by NUL (sorted; values hold no NUL).
+ * the values joined by NUL (sorted; values hold no NUL). Returns the key's length.
  */
 function writeMergeKey(
   out: ByteWriter,
@@ -216,7 +232,7 @@ function writeMergeKey(
   dictionaries: readonly (ByteDictionary | undefined)[],
   g: number,
   order: OutputOrder,
-): void {
+): number {
   const width = table.width
   let keyLength = 8
   if (order === 'sorted') {
@@ -254,6 +270,7 @@ function writeMergeKey(
     }
   }
   out.advance(8 + keyLength)
+  return keyLength
 }
 
 export function openFileWriter(path: string): { writer: ByteWriter; close: () => void } {

@@ -3,7 +3,7 @@
  * parts of one (`parts.ts`): parse a chain of byte ranges in parallel, then merge the groups
  * partition by partition and combine the threads' runs into the output.
  */
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { Aggregator } from '../aggregator.js'
 import { EngineError, isEngineError } from '../errors.js'
@@ -14,7 +14,7 @@ import { readRejectSpool } from '../rejects-spool.js'
 import type { FileSink } from '../sinks.js'
 import { type AggregateOptions, type AggregateSpec, createSpec } from '../spec.js'
 import type { SpillSource } from '../spill.js'
-import type { MergeResult, ParsedGroups, ParseResult, ParseTask } from './protocol.js'
+import type { MergeResult, ParsedGroups, ParseResult, ParseTask, SortedRun } from './protocol.js'
 import type { ThreadPool } from './thread-pool.js'
 
 /**
@@ -185,18 +185,85 @@ export async function mergeGroups(m: MergeGroupsTask): Promise<number> {
   sources.length = 0
   const merged = await merging
   m.onMerged()
-  if (!single) {
-    await m.pool.run(0, {
-      type: 'combine',
-      task: {
-        parts: merged.flatMap((r) => r.parts),
-        order: m.spec.order,
-        headerBytes: headerBytes(m.layout, m.spec),
-        outputPath: m.outputPath,
-      },
-    })
-  }
+  if (!single)
+    await combineRuns(
+      m,
+      merged.flatMap((r) => r.parts),
+    )
   return merged.reduce((n, r) => n + r.groups, 0)
+}
+
+/**
+ * Interleaves the sorted runs into the output on every thread: the merge keys are cut into one
+ * range per thread at the runs' samples, each thread writes the rows of its range as one piece,
+ * and the pieces are appended to the first one.
+ */
+async function combineRuns(m: MergeGroupsTask, runs: SortedRun[]): Promise<void> {
+  const bounds = combineBounds(runs, m.pool.size)
+  const pieces = [m.outputPath, ...bounds.map((_, i) => join(m.work, `piece-${i + 1}.csv`))]
+  await Promise.all(
+    pieces.map((outputPath, t) => {
+      const from = t === 0 ? undefined : bounds[t - 1]
+      return m.pool.run(t, {
+        type: 'combine',
+        task: {
+          parts: runs.map((run) => ({ ...run, ...startAt(run, from) })),
+          order: m.spec.order,
+          headerBytes: t === 0 ? headerBytes(m.layout, m.spec) : undefined,
+          from,
+          to: bounds[t],
+          outputPath,
+        },
+      })
+    }),
+  )
+  for (const piece of pieces.slice(1)) appendFile(m.outputPath, piece)
+}
+
+/** Merge keys cutting the runs' rows into about equal ranges, one per thread (fewer if few). */
+function combineBounds(runs: SortedRun[], threads: number): Uint8Array[] {
+  const samples = runs.flatMap((run) => run.samples.map((s) => s.key)).sort(compareKeys)
+  const bounds: Uint8Array[] = []
+  for (let t = 1; t < threads; t++) {
+    const key = samples[Math.floor((samples.length * t) / threads)]
+    if (key && (bounds.length === 0 || compareKeys(bounds.at(-1)!, key) < 0)) bounds.push(key)
+  }
+  return bounds
+}
+
+/** Where a combine of keys from `from` on starts reading a run: its last sample before `from`. */
+function startAt(run: SortedRun, from: Uint8Array | undefined) {
+  let start = { keysOffset: 0, rowsOffset: 0 }
+  if (from === undefined) return start
+  for (const sample of run.samples) {
+    if (compareKeys(sample.key, from) >= 0) break
+    start = { keysOffset: sample.keysOffset, rowsOffset: sample.rowsOffset }
+  }
+  return start
+}
+
+/** Byte order: the order of merge keys (see `writeMergeKey`). */
+function compareKeys(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
+  return a.length - b.length
+}
+
+function appendFile(path: string, piece: string): void {
+  const to = openSync(path, 'a')
+  const from = openSync(piece, 'r')
+  try {
+    const chunk = new Uint8Array(1 << 20)
+    for (;;) {
+      const n = readSync(from, chunk, 0, chunk.length, null)
+      if (n === 0) break
+      let at = 0
+      while (at < n) at += writeSync(to, chunk, at, n - at)
+    }
+  } finally {
+    closeSync(from)
+    closeSync(to)
+  }
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error }

@@ -104,14 +104,36 @@ export interface MergeTask {
 export interface MergeResult {
   groups: number
   /** The sorted runs written, to be combined (one, unless groups spilled). */
-  parts: { rowsPath: string; keysPath: string }[]
+  parts: SortedRun[]
 }
 
-/** Interleave the partitions' sorted rows into the final output. */
+/** A file of rows in output order, with their merge keys in a file beside it. */
+export interface SortedRun {
+  rowsPath: string
+  keysPath: string
+  /** Every so many rows, where the row sits: so a combine can start in the middle of the run. */
+  samples: RunSample[]
+}
+
+export interface RunSample {
+  /** The row's merge key (see `writeMergeKey`): runs are ordered by these bytes. */
+  key: Uint8Array
+  keysOffset: number
+  rowsOffset: number
+}
+
+/**
+ * Interleave the runs' rows whose merge keys fall in `[from, to)` (unbounded when unset) into
+ * `outputPath`. Several combine tasks with adjacent ranges write the output in pieces, in
+ * parallel; each run is read from a sample at or before `from`.
+ */
 export interface CombineTask {
-  parts: { rowsPath: string; keysPath: string }[]
+  parts: { rowsPath: string; keysPath: string; keysOffset: number; rowsOffset: number }[]
   order: OutputOrder
-  headerBytes: Uint8Array
+  /** Written first (the first piece's task only). */
+  headerBytes: Uint8Array | undefined
+  from: Uint8Array | undefined
+  to: Uint8Array | undefined
   outputPath: string
 }
 
