@@ -74,6 +74,31 @@ export interface RejectedRow {
 
 export type RejectSummary = Omit<RejectedRow, 'raw'>
 
+/**
+ * Takes rows of a partition another thread owns (see parallel/row-exchange.ts): their group
+ * values, read from `buf`. False when it cannot take one; the row is then added here.
+ */
+export interface ForeignRowSink {
+  add(
+    hash: number,
+    key: Int32Array,
+    buf: Uint8Array,
+    starts: Int32Array,
+    ends: Int32Array,
+    hashes: Int32Array,
+    value: number,
+    offset: number,
+  ): boolean
+}
+
+/** Rows another thread read for this one: see `RowBatch` in parallel/row-exchange.ts. */
+export interface ForeignRows {
+  rows: number
+  ints: Int32Array
+  numbers: Float64Array
+  bytes: Uint8Array
+}
+
 export interface AggregatorOptions {
   /** The header's layout, when the input starts after the header (a range of a split file). */
   layout?: ColumnLayout
@@ -93,6 +118,11 @@ export interface AggregatorOptions {
    * merge and write different partitions at the same time. Default 1.
    */
   partitions?: number
+  /**
+   * Per partition: where its plain rows go when another thread owns it (undefined: kept here).
+   * Groups then arrive out of offset order, which `GroupTable` allows for.
+   */
+  foreign?: (ForeignRowSink | undefined)[]
 }
 
 export interface AggregateCounters {
@@ -135,6 +165,7 @@ export class Aggregator {
   private tables: GroupTable[]
   /** Right shift from a group hash to its partition; -1 with a single partition. */
   private readonly partitionShift: number
+  private readonly foreign: (ForeignRowSink | undefined)[] | undefined
   private readonly tableGroups: number
   /** Rows waiting to be added: [hash, key...] in `stageInts`, their count and offset. */
   private readonly stageInts: Int32Array
@@ -150,6 +181,7 @@ export class Aggregator {
   /** Per group column: its field index, and 1 when it holds dates. */
   private groupFields = new Int32Array(0)
   private groupIsDate = new Uint8Array(0)
+  private hasText = false
   /** Per field: its FIELD_* role, and its group column (for text and date fields). */
   private fieldRoles = new Uint8Array(0)
   private fieldGroups = new Int32Array(0)
@@ -200,11 +232,15 @@ export class Aggregator {
     if (!Number.isInteger(Math.log2(partitions)))
       throw new Error('partitions must be a power of two')
     this.partitionShift = partitions === 1 ? -1 : 32 - Math.log2(partitions)
+    this.foreign = options.foreign
+    if (this.foreign && this.foreign.length !== partitions)
+      throw new Error('foreign must have one entry per partition')
     this.tableGroups = partitions === 1 ? 4096 : 64
-    this.tables = Array.from(
-      { length: partitions },
-      () => new GroupTable(spec.groupBy.length, this.tableGroups),
-    )
+    this.tables = Array.from({ length: partitions }, () => {
+      const table = new GroupTable(spec.groupBy.length, this.tableGroups)
+      table.outOfOrder = this.foreign !== undefined
+      return table
+    })
     const width = spec.groupBy.length
     const stageRows = partitions === 1 ? 0 : STAGE_ROWS
     this.stageInts = new Int32Array(stageRows * (width + 1))
@@ -327,6 +363,7 @@ export class Aggregator {
     this.layout = layout
     this.groupFields = Int32Array.from(layout.groupIndexes)
     this.groupIsDate = Uint8Array.from(layout.groupKinds, (k) => (k === 'date' ? 1 : 0))
+    this.hasText = layout.groupKinds.includes('text')
     this.sumField = layout.sumIndex
     this.fieldCount = layout.fieldCount
     this.fieldRoles = new Uint8Array(layout.fieldCount)
@@ -490,11 +527,23 @@ export class Aggregator {
     const width = key.length
     const isDate = this.groupIsDate
     let hash = 0
+    let textHash = 0
     for (let k = 0; k < width; k++) {
       if (isDate[k] === 1) {
         hash = combineHash(hash, key[k]!)
         continue
       }
+      hash = combineHash(hash, valueHashes[k]!)
+      textHash = combineHash(textHash, valueHashes[k]!)
+    }
+    hash = this.groupHash(hash, textHash)
+    const foreign = this.foreign?.[hash >>> this.partitionShift]
+    if (foreign?.add(hash, key, buf, valueStarts, valueEnds, valueHashes, value, this.base + pos)) {
+      this.counters.rows++
+      return next
+    }
+    for (let k = 0; k < width; k++) {
+      if (isDate[k] === 1) continue
       const dictionary = this.dictionaries[k]!
       const start = valueStarts[k]!
       const end = valueEnds[k]!
@@ -505,11 +554,38 @@ export class Aggregator {
         id = dictionary.insert(buf, start, end, valueHash)
       }
       key[k] = id
-      hash = combineHash(hash, valueHash)
     }
     this.counters.rows++
-    this.addToGroup(mix32(hash), value, pos, buf, 0, 0)
+    this.addToGroup(hash, value, this.base + pos, buf, 0, 0)
     return next
+  }
+
+  /**
+   * Adds rows another thread read (of partitions this one owns). Their text was checked there;
+   * they count as rows where they were read, not here.
+   */
+  addForeign(rows: ForeignRows): void {
+    const key = this.key
+    const isDate = this.groupIsDate
+    const dictionaries = this.dictionaries
+    const { ints, numbers, bytes } = rows
+    let at = 0
+    for (let r = 0; r < rows.rows; r++) {
+      const hash = ints[at++]!
+      for (let k = 0; k < key.length; k++) {
+        if (isDate[k] === 1) {
+          key[k] = ints[at++]!
+          continue
+        }
+        const valueHash = ints[at++]!
+        const start = ints[at++]!
+        const end = ints[at++]!
+        const dictionary = dictionaries[k]!
+        const id = dictionary.find(bytes, start, end, valueHash)
+        key[k] = id === -1 ? dictionary.insert(bytes, start, end, valueHash) : id
+      }
+      this.addToGroup(hash, numbers[r * 2]!, numbers[r * 2 + 1]!, bytes, 0, 0)
+    }
   }
 
   /** Skips a BOM and refuses binary files. False when more bytes are needed to tell. */
@@ -658,6 +734,7 @@ export class Aggregator {
     }
 
     let hash = 0
+    let textHash = 0
     for (let k = 0; k < width; k++) {
       if (isDate[k] === 1) {
         hash = combineHash(hash, key[k]!)
@@ -685,18 +762,38 @@ export class Aggregator {
       }
       key[k] = id
       hash = combineHash(hash, valueHash)
+      textHash = combineHash(textHash, valueHash)
     }
-    this.addToGroup(mix32(hash), value, rowStart, buf, sumStart, sumEnd)
+    this.addToGroup(
+      this.groupHash(hash, textHash),
+      value,
+      this.base + rowStart,
+      buf,
+      sumStart,
+      sumEnd,
+    )
   }
 
   /**
-   * Adds the current row (its key in `key`) to its group. A negative `value` means a count too
-   * long for a double: it is read again, exactly, from `buf[sumStart, sumEnd)`.
+   * A group's hash from the combined hashes of all its values and of its text values alone. Its
+   * top byte, which picks the partition, comes from the text values (when there are any): all
+   * groups of one song share a partition, so only the thread owning it looks the song up, keeps
+   * it in its dictionary and writes it.
+   */
+  private groupHash(hash: number, textHash: number): number {
+    if (!this.hasText) return mix32(hash)
+    return (mix32(textHash) & 0xff000000) | (mix32(hash) & 0x00ffffff)
+  }
+
+  /**
+   * Adds the current row (its key in `key`, its offset in the input `offset`) to its group. A
+   * negative `value` means a count too long for a double: it is read again, exactly, from
+   * `buf[sumStart, sumEnd)`.
    */
   private addToGroup(
     hash: number,
     value: number,
-    rowStart: number,
+    offset: number,
     buf: Uint8Array,
     sumStart: number,
     sumEnd: number,
@@ -706,7 +803,7 @@ export class Aggregator {
     const shift = this.partitionShift
     if (shift < 0) {
       const table = this.tables[0]!
-      const g = table.findOrInsert(key, 0, hash, this.base + rowStart)
+      const g = table.findOrInsert(key, 0, hash, offset)
       if (value >= 0) table.add(g, value)
       else table.addBig(g, parseBigCount(buf, sumStart, sumEnd))
       return
@@ -715,17 +812,14 @@ export class Aggregator {
       // Rare: a count too long for a double. Staged rows go first, so first offsets stay right.
       this.flushStage()
       const table = this.tables[hash >>> shift]!
-      table.addBig(
-        table.findOrInsert(key, 0, hash, this.base + rowStart),
-        parseBigCount(buf, sumStart, sumEnd),
-      )
+      table.addBig(table.findOrInsert(key, 0, hash, offset), parseBigCount(buf, sumStart, sumEnd))
       return
     }
     if (!this.staging) {
       // Few groups: they fit in cache anyway, and staging would only cost time.
       const table = this.tables[hash >>> shift]!
       const before = table.size
-      table.add(table.findOrInsert(key, 0, hash, this.base + rowStart), value)
+      table.add(table.findOrInsert(key, 0, hash, offset), value)
       if (table.size !== before && ++this.directGroups > STAGE_AFTER_GROUPS) this.staging = true
       return
     }
@@ -736,7 +830,7 @@ export class Aggregator {
     ints[at] = hash
     for (let k = 0; k < width; k++) ints[at + 1 + k] = key[k]!
     this.stageValues[n] = value
-    this.stageOffsets[n] = this.base + rowStart
+    this.stageOffsets[n] = offset
     if (++this.staged === STAGE_ROWS) this.flushStage()
   }
 

@@ -27,6 +27,8 @@ export class GroupTable {
   size = 0
   capacity: number
   readonly bigSums = new Map<number, bigint>()
+  /** Rows may come in any order of their offsets (threads exchange rows): keep the earliest. */
+  outOfOrder = false
 
   constructor(width: number, initialGroups = INITIAL_GROUPS) {
     this.width = width
@@ -42,7 +44,7 @@ export class GroupTable {
 
   /**
    * The group with key `key[at .. at + width)`, inserted with sum 0 when new (first seen at
-   * `offset`).
+   * `offset`; with `outOfOrder`, at `offset` or before, whichever is earlier).
    */
   findOrInsert(key: Int32Array, at: number, hash: number, offset: number): number {
     const width = this.width
@@ -58,7 +60,11 @@ export class GroupTable {
       if (records[base] === hash) {
         let k = 0
         while (k < width && records[base + 1 + k] === key[at + k]) k++
-        if (k === width) return gPlus1 - 1
+        if (k === width) {
+          const g = gPlus1 - 1
+          if (this.outOfOrder && offset < this.firsts[g]!) this.firsts[g] = offset
+          return g
+        }
       }
       slot = (slot + 1) & mask
     }

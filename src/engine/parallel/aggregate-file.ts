@@ -3,12 +3,15 @@
  *
  * 1. read the header here; cut the data into one byte range per thread, each starting just
  *    after a line end (a guess: the line end may sit inside a quoted field);
- * 2. parse the ranges in parallel, each into hash-partitioned group tables (rows are staged
- *    and added one partition at a time, so each table stays in cache); a range stops at
- *    the first row starting at or after its end, so it knows exactly where the next range must
- *    start; a range whose guessed start differs is parsed again from the right place;
- * 3. merge: thread j folds its share of the partitions of every range and writes it in order;
- * 4. combine: one thread interleaves the threads' outputs into the output file.
+ * 2. parse the ranges in parallel into hash-partitioned group tables (rows are staged and
+ *    added one partition at a time, so each table stays in cache); thread j owns partitions
+ *    j, j + threads, ... and hands the plain rows of other partitions to their owners
+ *    (row-exchange.ts), so each group is held once. A range stops at the first row starting
+ *    at or after its end, so it knows exactly where the next range must start; when a guessed
+ *    start proves wrong, the ranges are parsed again without the exchange;
+ * 3. merge: thread j folds what other threads hold of its partitions (little) and writes them
+ *    in order;
+ * 4. combine: the threads interleave the sorted runs into the output, a range of keys each.
  * Rejected rows are spooled per range and copied in line order once the line counts are known.
  */
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs'
@@ -102,6 +105,7 @@ export async function aggregateFileParallel(o: ParallelFileOptions): Promise<Agg
       memoryBytes: o.memoryBytes / threads,
       rejects: o.rejects !== undefined,
       spillAll: false,
+      exchange: true,
       firstLine: dataLine,
       work,
       signal: o.signal,

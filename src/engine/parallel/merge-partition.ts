@@ -12,6 +12,7 @@ import { ByteWriter, writeGroup, writeHeader } from '../output.js'
 import type { OutputOrder } from '../spec.js'
 import { readSpill, type SpilledGroup } from '../spill.js'
 import { formatDate } from '../values.js'
+import { collectGarbageOver } from './garbage.js'
 import { tableOf } from './part-file.js'
 import type { MergeResult, MergeTask, RunSample, SortedRun } from './protocol.js'
 
@@ -50,6 +51,11 @@ function writeRun(
   merged: { tables: GroupTable[]; dictionaries: (ByteDictionary | undefined)[] },
 ): { groups: number; part: SortedRun } {
   const { tables, dictionaries } = merged
+  // The tables folded in are garbage now; free them before the order's arrays take memory.
+  let held = 0
+  for (const table of tables) held += table.byteSize
+  for (const dictionary of dictionaries) held += dictionary?.byteSize ?? 0
+  collectGarbageOver(held)
   const order = groupOrderAcross(tables, dictionaries, task.order)
   const rows = openFileWriter(rowsPath)
   const keys = keysPath === undefined ? undefined : openFileWriter(keysPath)
@@ -100,10 +106,12 @@ function ownedPartitions(task: MergeTask): number[] {
 }
 
 /**
- * Folds this worker's partitions of every range into the first range's tables, adopted in
- * place (the thread that built them is done with them): the first range's groups are neither
- * copied nor looked up again. Its dictionaries serve as a read-only base; values they lack get
- * new ids in dictionaries of this thread's own. Each partition is small, so it stays in cache.
+ * Folds this worker's partitions of every range into one range's tables, adopted in place (the
+ * thread that built them is done with them): that range's groups are neither copied nor looked
+ * up again. It is the range this worker parsed, which holds nearly all of these partitions'
+ * groups when the threads exchanged rows. Its dictionaries serve as a read-only base; values
+ * they lack get new ids in dictionaries of this thread's own. Each partition is small, so it
+ * stays in cache.
  */
 function mergeSources(
   task: MergeTask,
@@ -115,7 +123,8 @@ function mergeSources(
   const { sources } = task
   const width = task.layout.groupKinds.length
   forgetOtherPartitions(task)
-  const first = sources[0]
+  const own = task.worker < sources.length ? task.worker : 0
+  const first = sources[own]
   // No groups in memory (merging parts): start from empty tables.
   const bases = first
     ? first.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d))
@@ -124,15 +133,21 @@ function mergeSources(
     first ? tableOf(first.tables[p]!, width) : new GroupTable(width),
   )
   const spilled = owned.some((p) => (task.spills[p]?.length ?? 0) > 0)
-  if (sources.length === 1 && !spilled) return { tables, dictionaries: bases }
+  const othersHold = sources.some((s, i) => i !== own && owned.some((p) => s.tables[p]!.size > 0))
+  if (!othersHold && !spilled) {
+    for (const source of sources) for (const p of owned) source.tables[p] = null
+    return { tables, dictionaries: bases }
+  }
 
   const dictionaries = bases.map((base) => base && new ByteDictionary(base))
   const folder = new GroupFolder(width, dictionaries)
   const isDate = task.layout.groupKinds.map((k) => k === 'date')
-  const others = sources.slice(1).map((source) => ({
-    source,
-    dictionaries: source.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d)),
-  }))
+  const others = sources
+    .filter((_, i) => i !== own)
+    .map((source) => ({
+      source,
+      dictionaries: source.dictionaries.map((d) => d && ByteDictionary.fromSnapshot(d)),
+    }))
   // Source id -> merged id, per source and column, filled as ids are met (-1: not yet).
   const remaps = others.map((o) =>
     o.dictionaries.map((d) => (d ? new Int32Array(d.size).fill(-1) : undefined)),

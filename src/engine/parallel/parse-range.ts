@@ -4,16 +4,21 @@ import { Aggregator } from '../aggregator.js'
 import { RejectSpoolWriter } from '../rejects-spool.js'
 import { createSpec } from '../spec.js'
 import { spillTable } from '../spill.js'
+import { collectGarbageOver } from './garbage.js'
 import type { ParseResult, ParseTask } from './protocol.js'
+import { RowExchange } from './row-exchange.js'
 
 const READ_BYTES = 1 << 20
 const PROGRESS_EVERY_READS = 8
+const GARBAGE_CHECK_EVERY_READS = 8
 
 export type RangeProgress = (bytes: number, rows: number, rejected: number, groups: number) => void
 
 export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseResult {
   const spec = createSpec(task.options)
   const spool = task.rejectsPath === undefined ? undefined : new RejectSpoolWriter(task.rejectsPath)
+  const isDate = Uint8Array.from(task.layout.groupKinds, (k) => (k === 'date' ? 1 : 0))
+  const exchange = task.exchange && new RowExchange(task.exchange, task.partitions, isDate)
   const aggregator = new Aggregator(spec, {
     layout: task.layout,
     startOffset: task.start,
@@ -22,6 +27,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
     partitions: task.partitions,
     maxRowBytes: task.maxRowBytes,
     onReject: spool?.write,
+    foreign: exchange?.foreign,
   })
   const spills: (string | null)[] = Array.from({ length: task.partitions }, () => null)
   let spillCount = 0
@@ -45,14 +51,22 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       if (n === 0) break
       position += n
       aggregator.commit(n)
+      exchange?.step((rows) => aggregator.addForeign(rows))
       if (aggregator.groupBytes > task.memoryBytes) spill()
+      if (reads % GARBAGE_CHECK_EVERY_READS === 0) collectGarbageOver(aggregator.groupBytes)
       if (reads % PROGRESS_EVERY_READS === 0) {
         const c = aggregator.counters
         onProgress(c.bytes, c.rows, c.rejected, aggregator.groupCount)
       }
     }
     if (!aggregator.done && !task.inputEnd) return shortResult(spills)
-    let state = aggregator.end()
+    aggregator.end()
+    exchange?.finish((rows) => {
+      aggregator.addForeign(rows)
+      if (aggregator.groupBytes > task.memoryBytes) spill()
+    })
+    collectGarbageOver(aggregator.groupBytes)
+    let state = aggregator.state()
     const spillRest = task.spillAll
       ? aggregator.groupCount > 0
       : spillCount > 0 && aggregator.groupBytes > task.memoryBytes / 2
@@ -75,6 +89,10 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       spillCount,
       short: false,
     }
+  } catch (error) {
+    // The other threads must not wait for this one.
+    exchange?.abandon()
+    throw error
   } finally {
     closeSync(fd)
     spool?.close()

@@ -3,7 +3,7 @@
  * parts of one (`parts.ts`): parse a chain of byte ranges in parallel, then merge the groups
  * partition by partition and combine the threads' runs into the output.
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { Aggregator } from '../aggregator.js'
 import { EngineError, isEngineError } from '../errors.js'
@@ -15,6 +15,7 @@ import type { FileSink } from '../sinks.js'
 import { type AggregateOptions, type AggregateSpec, createSpec } from '../spec.js'
 import type { SpillSource } from '../spill.js'
 import type { MergeResult, ParsedGroups, ParseResult, ParseTask, SortedRun } from './protocol.js'
+import { exchangeRings } from './row-exchange.js'
 import type { ThreadPool } from './thread-pool.js'
 
 /**
@@ -59,6 +60,12 @@ export interface ChainTask {
   rejects: boolean
   /** Every group ends up in the spill files. */
   spillAll: boolean
+  /**
+   * The threads hand each other the rows of the partitions they own (row-exchange.ts). Should a
+   * guessed start prove wrong, the rows handed on were wrong too: the chain is parsed again
+   * without the exchange.
+   */
+  exchange?: boolean
   /** Line number of the first range's first row: errors are shifted by it. */
   firstLine: number
   /** Directory for the ranges' spill and reject files. */
@@ -101,10 +108,20 @@ export async function parseChain(c: ChainTask): Promise<Chain | undefined> {
     spillPrefix: join(c.work, `spill-${i}-${start}`),
     spillAll: c.spillAll,
   })
+  const exchange =
+    c.exchange && n > 1
+      ? exchangeRings(
+          n,
+          c.layout.groupKinds.map((k) => k === 'date'),
+        )
+      : undefined
   const parse = (i: number, start: number) =>
     settle(
-      c.pool.run<ParseResult>(i, { type: 'parse', task: task(i, start) }, (m) =>
-        c.onRange(i, { bytes: m.bytes, rows: m.rows, rejected: m.rejected, groups: m.groups }),
+      c.pool.run<ParseResult>(
+        i,
+        { type: 'parse', task: { ...task(i, start), exchange: exchange?.[i] } },
+        (m) =>
+          c.onRange(i, { bytes: m.bytes, rows: m.rows, rejected: m.rejected, groups: m.groups }),
       ),
     )
   const starts = [...c.starts]
@@ -116,6 +133,12 @@ export async function parseChain(c: ChainTask): Promise<Chain | undefined> {
   for (let i = 0; i < n; i++) {
     let outcome = await outcomes[i]!
     if (c.signal?.aborted) throw abortError()
+    if (starts[i] !== expectedStart && exchange) {
+      await Promise.all(outcomes)
+      const work = join(c.work, 'again')
+      mkdirSync(work)
+      return parseChain({ ...c, exchange: false, work })
+    }
     if (starts[i] !== expectedStart) {
       // The guessed start fell inside a quoted field: parse this range again from the right place.
       outcome = await parse(i, expectedStart)

@@ -10,6 +10,7 @@ import type { GroupTableSnapshot } from '../group-table.js'
 import type { ColumnLayout } from '../header.js'
 import type { AggregateOptions, OutputOrder } from '../spec.js'
 import type { SpillSource } from '../spill.js'
+import type { ExchangeRings } from './row-exchange.js'
 
 /** Aggregate the rows that start in `[start, stop)` of the input (the first may start later). */
 export interface ParseTask {
@@ -32,6 +33,11 @@ export interface ParseTask {
   spillPrefix: string
   /** Write every group to the spill files at the end, even within the budget (parts). */
   spillAll?: boolean
+  /**
+   * Hand plain rows of partitions other threads own to them, and take theirs (see
+   * row-exchange.ts). Every range of the chain must then run at once, one per thread.
+   */
+  exchange?: ExchangeRings
 }
 
 /** `[offset, bytes]` of a section of a part file. */
