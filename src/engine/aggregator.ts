@@ -349,6 +349,14 @@ export class Aggregator {
     return bytes
   }
 
+  /** Bytes of the group arrays, free room included (what garbage collection cannot free). */
+  get arrayBytes(): number {
+    let bytes = 0
+    for (const table of this.tables) bytes += table.arrayBytes
+    for (const d of this.dictionaries) if (d) bytes += d.arrayBytes
+    return bytes
+  }
+
   /**
    * Drops every group (after they were spilled to disk): memory starts over, while counters,
    * line numbers and the position in the input go on.

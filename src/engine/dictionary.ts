@@ -161,6 +161,11 @@ export class ByteDictionary {
     return { arena: this.arena, records: this.records, slots: this.slots, size: this.ownSize }
   }
 
+  /** Bytes of the arrays themselves, free room included (not the base's). */
+  get arrayBytes(): number {
+    return this.arena.byteLength + this.records.byteLength + this.slots.byteLength
+  }
+
   /** Bytes held, for the memory budget. */
   get byteSize(): number {
     // Twice what the values take, as for the group table: arrays double when full.

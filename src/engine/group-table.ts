@@ -212,6 +212,11 @@ export class GroupTable {
     }
   }
 
+  /** Bytes of the arrays themselves, free room included. */
+  get arrayBytes(): number {
+    return this.records.byteLength + this.firsts.byteLength + this.slots.byteLength
+  }
+
   /** Bytes held, for the memory budget. */
   get byteSize(): number {
     // What the groups held take, twice over: arrays double when full, and cleared tables keep

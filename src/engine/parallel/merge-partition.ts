@@ -22,7 +22,10 @@ const SAMPLE_EVERY = 4096
 export function mergePartition(task: MergeTask): MergeResult {
   const owned = ownedPartitions(task)
   if (!task.spilled) {
-    const run = writeRun(task, task.rowsPath, task.keysPath, mergeSources(task, owned))
+    const merged = mergeSources(task, owned)
+    // The tables folded in are garbage now: free them before the order's arrays take memory.
+    collectGarbageOver(arrayBytesOf(merged))
+    const run = writeRun(task, task.rowsPath, task.keysPath, merged)
     return { groups: run.groups, parts: [run.part] }
   }
   // Groups spilled: one partition at a time, each written as a sorted run of its own, so
@@ -30,17 +33,28 @@ export function mergePartition(task: MergeTask): MergeResult {
   let groups = 0
   const parts: SortedRun[] = []
   for (const p of owned) {
-    const run = writeRun(
-      task,
-      `${task.rowsPath}-${p}`,
-      `${task.rowsPath}-${p}.keys`,
-      mergeSources(task, [p]),
-    )
+    const merged = mergeSources(task, [p])
+    // Each partition's groups become garbage once written; this memory is what the budget bounds.
+    collectGarbageOver(arrayBytesOf(merged), SPILLED_MERGE_SLACK)
+    const run = writeRun(task, `${task.rowsPath}-${p}`, `${task.rowsPath}-${p}.keys`, merged)
     groups += run.groups
     parts.push(run.part)
     for (const source of task.sources) source.tables[p] = null
   }
   return { groups, parts }
+}
+
+/** Garbage let grow between collections while merging spilled partitions one by one. */
+const SPILLED_MERGE_SLACK = 128 << 20
+
+function arrayBytesOf(merged: {
+  tables: GroupTable[]
+  dictionaries: (ByteDictionary | undefined)[]
+}): number {
+  let bytes = 0
+  for (const table of merged.tables) bytes += table.arrayBytes
+  for (const dictionary of merged.dictionaries) bytes += dictionary?.arrayBytes ?? 0
+  return bytes
 }
 
 /** Writes merged groups in output order; with `keysPath` unset, as the final output. */
@@ -51,11 +65,6 @@ function writeRun(
   merged: { tables: GroupTable[]; dictionaries: (ByteDictionary | undefined)[] },
 ): { groups: number; part: SortedRun } {
   const { tables, dictionaries } = merged
-  // The tables folded in are garbage now; free them before the order's arrays take memory.
-  let held = 0
-  for (const table of tables) held += table.byteSize
-  for (const dictionary of dictionaries) held += dictionary?.byteSize ?? 0
-  collectGarbageOver(held)
   const order = groupOrderAcross(tables, dictionaries, task.order)
   const rows = openFileWriter(rowsPath)
   const keys = keysPath === undefined ? undefined : openFileWriter(keysPath)

@@ -53,7 +53,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       aggregator.commit(n)
       exchange?.step((rows) => aggregator.addForeign(rows))
       if (aggregator.groupBytes > task.memoryBytes) spill()
-      if (reads % GARBAGE_CHECK_EVERY_READS === 0) collectGarbageOver(aggregator.groupBytes)
+      if (reads % GARBAGE_CHECK_EVERY_READS === 0) collectGarbageOver(aggregator.arrayBytes)
       if (reads % PROGRESS_EVERY_READS === 0) {
         const c = aggregator.counters
         onProgress(c.bytes, c.rows, c.rejected, aggregator.groupCount)
@@ -65,7 +65,7 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
       aggregator.addForeign(rows)
       if (aggregator.groupBytes > task.memoryBytes) spill()
     })
-    collectGarbageOver(aggregator.groupBytes)
+    collectGarbageOver(aggregator.arrayBytes)
     let state = aggregator.state()
     const spillRest = task.spillAll
       ? aggregator.groupCount > 0
