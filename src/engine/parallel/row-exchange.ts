@@ -195,9 +195,14 @@ export class RowExchange {
     }
   }
 
-  /** This thread's rows are all read: sends the rest, then takes batches until all others end. */
-  finish(take: (rows: ForeignRows) => void): void {
+  /** This thread's rows are all read: sends the rest and tells the others, once. */
+  end(): void {
     for (const writer of this.writers) writer.end()
+  }
+
+  /** Ends this thread's side, then takes batches until every other thread has ended. */
+  finish(take: (rows: ForeignRows) => void): void {
+    this.end()
     for (;;) {
       this.drain(take)
       if (this.open.length === 0) return
