@@ -31,12 +31,10 @@
  * shown for reference). The table goes to stdout and bench/results/scale-latest.md. Every
  * process, server and temporary directory is removed at the end, also on failure or Ctrl-C.
  */
-import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { createServer } from 'node:net'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -45,8 +43,15 @@ import { parseArgs } from 'node:util'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { startMultipartS3Server } from '../test/http/support/s3rver-multipart.js'
+import { freePort } from '../test/support/free-port.js'
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js'
 import { S3RVER_CREDENTIALS } from '../test/support/s3-server.js'
+import {
+  startTallyProcess,
+  stopTallyProcess,
+  type TallyProcess,
+  waitForOutput,
+} from '../test/support/tally-process.js'
 import { spawnTied } from '../test/support/tied-process.js'
 import { DATA_SETS, prepareDataSet } from './data-sets.js'
 
@@ -169,55 +174,18 @@ async function dataset(options: ReturnType<typeof parseOptions>) {
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-interface TallyProcess {
-  name: string
-  child: ChildProcess
-  output(): string
-  exited: Promise<void>
-}
-
 /** Everything to undo at the end, newest first. */
 const cleanups: (() => Promise<void>)[] = []
 const processes: TallyProcess[] = []
 
 function startTally(name: string, args: string[], env: NodeJS.ProcessEnv): TallyProcess {
-  const child = spawnTied(process.execPath, [tallyBin, ...args], {
-    cwd: repoRoot,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString()
-  }
-  child.stdout!.on('data', collect)
-  child.stderr!.on('data', collect)
-  const exited = new Promise<void>((done) => child.once('exit', () => done()))
-  const made = { name, child, output: () => output, exited }
+  const made = startTallyProcess(name, [tallyBin, ...args], { cwd: repoRoot, env })
   processes.push(made)
   return made
 }
 
-async function waitForOutput(made: TallyProcess, text: string): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  while (!made.output().includes(text)) {
-    if (made.child.exitCode !== null || made.child.signalCode !== null) {
-      throw new Error(`${made.name} exited before it was ready:\n${made.output()}`)
-    }
-    if (Date.now() > deadline) throw new Error(`${made.name} did not start:\n${made.output()}`)
-    await sleep(50)
-  }
-}
-
-/** SIGTERM (drain), then SIGKILL after 5 s. */
 async function stopTally(made: TallyProcess): Promise<void> {
-  const { child } = made
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-    await made.exited
-    clearTimeout(timer)
-  }
+  await stopTallyProcess(made)
   const index = processes.indexOf(made)
   if (index >= 0) processes.splice(index, 1)
 }
@@ -237,17 +205,6 @@ function runTally(args: string[]): Promise<void> {
     child.on('close', (code) => {
       if (code === 0) done()
       else fail(new Error(`tally ${args.join(' ')} exited with ${code}:\n${stderr}`))
-    })
-  })
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => done(port))
     })
   })
 }
@@ -391,8 +348,10 @@ async function runScenario(scenario: Scenario, shared: Shared): Promise<Scenario
       return made
     })
     await Promise.all([
-      waitForOutput(api, 'tally is serving'),
-      ...workers.map((worker) => waitForOutput(worker, 'tally worker is taking jobs')),
+      waitForOutput(api, 'tally is serving', START_TIMEOUT_MS),
+      ...workers.map((worker) =>
+        waitForOutput(worker, 'tally worker is taking jobs', START_TIMEOUT_MS),
+      ),
     ])
     if (redis) {
       // The count the splitting worker asks BullMQ for: every worker must be in it.

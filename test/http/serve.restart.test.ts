@@ -6,11 +6,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../support/free-port.js'
 import { engineOutput, PLAYS_CSV, PLAYS_TOTALS, songPlays } from './support/service.js'
 
 const root = resolve(import.meta.dirname, '../..')
@@ -22,14 +22,6 @@ beforeAll(async () => {
   big = songPlays(700_000, 21) // about 21 MB
   bigTotals = await engineOutput(big)
 })
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
-  const { port } = server.address() as { port: number }
-  await new Promise((done) => server.close(done))
-  return port
-}
 
 interface Server {
   child: ChildProcess

@@ -5,9 +5,9 @@
  */
 import { type ChildProcess, spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './free-port.js'
 import { spawnTied } from './tied-process.js'
 
 export interface RedisServerOptions {
@@ -129,16 +129,4 @@ async function terminate(child: ChildProcess | undefined, signal: NodeJS.Signals
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   child.kill(signal)
   await exited
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }

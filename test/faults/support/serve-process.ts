@@ -8,17 +8,17 @@
  * esbuild (the same transform tsx applies, file by file, no bundling) into a private directory
  * under `.tmp/` (inside the repository, so `node_modules` resolves) and runs
  * `node <that dir>/cli/main.js serve`: the real code of `bin/tally.js serve`, started in about
- * a second. Children are tied to the test process (`spawnTied`): they die with it.
+ * a second. Children are tied to the test process (see tied-process.ts): they die with it.
  */
 import type { ChildProcess } from 'node:child_process'
 import { type Dirent, readdirSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import BetterSqlite3 from 'better-sqlite3'
 import { build } from 'esbuild'
-import { spawnTied } from '../../support/tied-process.js'
+import { startTallyProcess, waitForOutput } from '../../support/tally-process.js'
+
+export { freePort } from '../../support/free-port.js'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..')
 
@@ -60,14 +60,6 @@ function sourceFiles(dir: string): string[] {
   })
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
-  const { port } = server.address() as { port: number }
-  await new Promise((done) => server.close(done))
-  return port
-}
-
 export interface ServeProcess {
   child: ChildProcess
   url: string
@@ -88,7 +80,7 @@ export interface ServeOptions {
 
 /** Starts `tally serve` and resolves once it listens. */
 export async function startServe(main: string, options: ServeOptions): Promise<ServeProcess> {
-  const child = spawnTied(process.execPath, [main, 'serve'], {
+  const made = startTallyProcess('tally serve', [main, 'serve'], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -100,34 +92,26 @@ export async function startServe(main: string, options: ServeOptions): Promise<S
       TALLY_LOG_LEVEL: 'info',
       ...options.env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   })
-  let output = ''
-  const append = (chunk: Buffer) => {
-    output += chunk.toString()
-  }
-  child.stdout!.on('data', append)
-  child.stderr!.on('data', append)
+  const { child } = made
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
     child.once('exit', (code, signal) => done({ code, signal })),
   )
   const server: ServeProcess = {
     child,
     url: `http://127.0.0.1:${options.port}`,
-    output: () => output,
+    output: made.output,
     exited,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
       await exited
     },
   }
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000)
-  while (!output.includes('tally is serving')) {
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      await server.kill()
-      throw new Error(`tally serve did not start:\n${output}`)
-    }
-    await sleep(20)
+  try {
+    await waitForOutput(made, 'tally is serving', options.startTimeoutMs ?? 60_000)
+  } catch (error) {
+    await server.kill()
+    throw error
   }
   return server
 }

@@ -10,17 +10,21 @@
  * the processes use) and resumes it on `release()`, so the workers take nothing meanwhile. The
  * pause is global: suites run one after another in a file, and each resumes on close.
  */
-import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
+import { freePort } from '../../support/free-port.js'
 import { startRedisServer } from '../../support/redis-server.js'
 import { S3RVER_CREDENTIALS } from '../../support/s3-server.js'
-import { spawnTied } from '../../support/tied-process.js'
+import {
+  startTallyProcess,
+  stopTallyProcess,
+  type TallyProcess,
+  waitForOutput,
+} from '../../support/tally-process.js'
 import { startMultipartS3Server } from './s3rver-multipart.js'
 import { type Deployment, httpInject, type Target } from './target.js'
 
@@ -34,13 +38,6 @@ const KEY_PAIRS = 40
 export interface ScaledOutOptions {
   /** TALLY_MAX_UPLOAD_BYTES of the API. */
   maxUploadBytes: number
-}
-
-export interface TallyProcess {
-  readonly name: string
-  readonly child: ChildProcess
-  output(): string
-  readonly exited: Promise<void>
 }
 
 export interface ScaledOut extends Deployment {
@@ -80,7 +77,8 @@ export function scaledOut(options: ScaledOutOptions): ScaledOut {
     if (!running) throw new Error('the scaled-out deployment is not booted: call boot() first')
     return running
   }
-  const stopProcesses = () => Promise.all(processes.map(stopProcess)).then(() => {})
+  const stopProcesses = () =>
+    Promise.all(processes.map((made) => stopTallyProcess(made))).then(() => {})
 
   async function boot(): Promise<Running> {
     const dir = await mkdtemp(join(tmpdir(), 'tally-scaled-out-'))
@@ -111,7 +109,10 @@ export function scaledOut(options: ScaledOutOptions): ScaledOut {
         TALLY_LOG_LEVEL: 'info',
       })
       const start = (name: string, args: string[]) => {
-        const made = startProcess(name, args, env(name))
+        const made = startTallyProcess(name, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+          cwd: root,
+          env: env(name),
+        })
         processes.push(made)
         return made
       }
@@ -128,8 +129,10 @@ export function scaledOut(options: ScaledOutOptions): ScaledOut {
         connection.disconnect()
       })
       await Promise.all([
-        waitForOutput(api, 'tally is serving'),
-        ...workers.map((worker) => waitForOutput(worker, 'tally worker is taking jobs')),
+        waitForOutput(api, 'tally is serving', START_TIMEOUT_MS),
+        ...workers.map((worker) =>
+          waitForOutput(worker, 'tally worker is taking jobs', START_TIMEOUT_MS),
+        ),
         queue.waitUntilReady(),
       ])
       return {
@@ -229,51 +232,4 @@ async function listObjects(client: S3Client, prefix: string): Promise<string[]> 
     token = page.IsTruncated ? page.NextContinuationToken : undefined
   } while (token)
   return keys
-}
-
-function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv): TallyProcess {
-  const child = spawnTied(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString()
-  }
-  child.stdout!.on('data', collect)
-  child.stderr!.on('data', collect)
-  const exited = new Promise<void>((done) => child.once('exit', () => done()))
-  return { name, child, output: () => output, exited }
-}
-
-async function waitForOutput(made: TallyProcess, text: string): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  while (!made.output().includes(text)) {
-    if (made.child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`${made.name} did not start:\n${made.output()}`)
-    }
-    await new Promise((done) => setTimeout(done, 50))
-  }
-}
-
-/** SIGTERM (drain), then SIGKILL if it does not exit within a few seconds. */
-async function stopProcess(made: TallyProcess): Promise<void> {
-  const { child } = made
-  if (child.exitCode !== null || child.signalCode !== null) return
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-  await made.exited
-  clearTimeout(timer)
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => done(port))
-    })
-  })
 }
