@@ -47,10 +47,13 @@ export function mergePartition(task: MergeTask): MergeResult {
 /** Garbage let grow between collections while merging spilled partitions one by one. */
 const SPILLED_MERGE_SLACK = 128 << 20
 
-function arrayBytesOf(merged: {
+/** A thread's partitions after the merge, and the dictionaries their ids refer to. */
+interface MergedGroups {
   tables: GroupTable[]
   dictionaries: (ByteDictionary | undefined)[]
-}): number {
+}
+
+function arrayBytesOf(merged: MergedGroups): number {
   let bytes = 0
   for (const table of merged.tables) bytes += table.arrayBytes
   for (const dictionary of merged.dictionaries) bytes += dictionary?.arrayBytes ?? 0
@@ -62,7 +65,7 @@ function writeRun(
   task: MergeTask,
   rowsPath: string,
   keysPath: string | undefined,
-  merged: { tables: GroupTable[]; dictionaries: (ByteDictionary | undefined)[] },
+  merged: MergedGroups,
 ): { groups: number; part: SortedRun } {
   const { tables, dictionaries } = merged
   const order = groupOrderAcross(tables, dictionaries, task.order)
@@ -122,13 +125,7 @@ function ownedPartitions(task: MergeTask): number[] {
  * they lack get new ids in dictionaries of this thread's own. Each partition is small, so it
  * stays in cache.
  */
-function mergeSources(
-  task: MergeTask,
-  owned: number[],
-): {
-  tables: GroupTable[]
-  dictionaries: (ByteDictionary | undefined)[]
-} {
+function mergeSources(task: MergeTask, owned: number[]): MergedGroups {
   const { sources } = task
   const width = task.layout.groupKinds.length
   forgetOtherPartitions(task)
