@@ -174,7 +174,8 @@ export interface MergeGroupsTask {
 
 /**
  * Thread j merges partitions j, j + threads, ... of every source and writes them in output
- * order; one thread then interleaves the runs into the output. Resolves with the group count.
+ * order; then the threads interleave the runs into the output (`combineRuns`). Resolves with
+ * the group count.
  */
 export async function mergeGroups(m: MergeGroupsTask): Promise<number> {
   const threads = m.pool.size
