@@ -147,4 +147,33 @@ describe('row exchange between threads', () => {
     )
     expect(zeroReceived.rows).toEqual([])
   })
+
+  it('keeps the rings of many threads within a bounded amount of shared memory', () => {
+    const bytesOf = (threads: number) =>
+      exchangeRings(threads, [false, true])
+        .flatMap((r) => r.from)
+        .reduce(
+          (n, ring) =>
+            n +
+            ring.control.byteLength +
+            ring.rows.byteLength +
+            ring.ints.byteLength +
+            ring.numbers.byteLength +
+            ring.bytes.byteLength,
+          0,
+        )
+    // Two threads get full-size slots; sixteen (240 rings) share about the same budget.
+    expect(bytesOf(2)).toBeLessThan(16 << 20)
+    expect(bytesOf(16)).toBeLessThan(80 << 20)
+    const rings = exchangeRings(16, [false, true])
+    const eight = new RowExchange(rings[8]!, 32, IS_DATE)
+    const nine = new RowExchange(rings[9]!, 32, IS_DATE)
+    // Partition 9 belongs to thread 9; thread 9 receives from 15 others, thread 8 is the 9th.
+    // Smaller slots, still room for thousands of rows in flight (8 slots of 459 rows here).
+    for (let i = 0; i < 3000; i++) expect(offer(eight, 9, row(i))).toBe(true)
+    eight.end()
+    const received = collector()
+    nine.step(received.take)
+    expect(received.rows).toEqual(Array.from({ length: 3000 }, (_, i) => row(i)))
+  })
 })

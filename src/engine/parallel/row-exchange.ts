@@ -17,8 +17,13 @@
 import type { ForeignRowSink, ForeignRows } from '../aggregator.js'
 
 const SLOTS = 8
-const SLOT_ROWS = 8192
-const SLOT_BYTES = 256 * 1024
+/** Rows of a slot: as many as fit in the rings' share of memory, within these bounds. */
+const MAX_SLOT_ROWS = 8192
+const MIN_SLOT_ROWS = 64
+/** Shared memory for all the rings of one aggregation: there are threads x (threads - 1). */
+const RINGS_BYTES = 64 << 20
+/** Text bytes a slot has room for, per row (a row with more text is kept by its reader). */
+const TEXT_BYTES_PER_ROW = 32
 /** Control words of a ring. */
 const SENT = 0
 const TAKEN = 1
@@ -26,6 +31,8 @@ const ENDED = 2
 
 /** One direction between two threads: shared memory only, so it crosses threads as is. */
 export interface ExchangeRing {
+  slotRows: number
+  slotBytes: number
   /** [batches sent, batches taken, sender ended]. */
   control: Int32Array
   /** Per slot: its row count. */
@@ -53,6 +60,10 @@ function rowInts(isDate: readonly boolean[]): number {
 /** Rings between every pair of `n` threads: thread i's `to[j]` is thread j's `from` ring. */
 export function exchangeRings(n: number, isDate: readonly boolean[]): ExchangeRings[] {
   const stride = rowInts(isDate)
+  const rowBytes = stride * 4 + 2 * 8 + TEXT_BYTES_PER_ROW
+  const fitting = Math.floor(RINGS_BYTES / (n * (n - 1) * SLOTS * rowBytes))
+  const slotRows = Math.max(MIN_SLOT_ROWS, Math.min(MAX_SLOT_ROWS, fitting))
+  const slotBytes = slotRows * TEXT_BYTES_PER_ROW
   const rings: ExchangeRings[] = Array.from({ length: n }, () => ({
     to: Array.from({ length: n }, () => undefined),
     from: [],
@@ -61,11 +72,13 @@ export function exchangeRings(n: number, isDate: readonly boolean[]): ExchangeRi
     for (let j = 0; j < n; j++) {
       if (i === j) continue
       const ring: ExchangeRing = {
+        slotRows,
+        slotBytes,
         control: new Int32Array(new SharedArrayBuffer(3 * 4)),
         rows: new Int32Array(new SharedArrayBuffer(SLOTS * 4)),
-        ints: new Int32Array(new SharedArrayBuffer(SLOTS * SLOT_ROWS * stride * 4)),
-        numbers: new Float64Array(new SharedArrayBuffer(SLOTS * SLOT_ROWS * 2 * 8)),
-        bytes: new Uint8Array(new SharedArrayBuffer(SLOTS * SLOT_BYTES)),
+        ints: new Int32Array(new SharedArrayBuffer(SLOTS * slotRows * stride * 4)),
+        numbers: new Float64Array(new SharedArrayBuffer(SLOTS * slotRows * 2 * 8)),
+        bytes: new Uint8Array(new SharedArrayBuffer(SLOTS * slotBytes)),
       }
       rings[i]!.to[j] = ring
       rings[j]!.from.push(ring)
@@ -114,15 +127,15 @@ class RingWriter implements ForeignRowSink {
     const isDate = this.isDate
     let textBytes = 0
     for (let k = 0; k < isDate.length; k++) if (isDate[k] === 0) textBytes += ends[k]! - starts[k]!
-    if (textBytes > SLOT_BYTES) return false
-    if (this.rows === SLOT_ROWS || this.used + textBytes > SLOT_BYTES) this.flush()
-    if (this.rows === 0 && this.inFlight === SLOTS) return false
     const ring = this.ring
+    if (textBytes > ring.slotBytes) return false
+    if (this.rows === ring.slotRows || this.used + textBytes > ring.slotBytes) this.flush()
+    if (this.rows === 0 && this.inFlight === SLOTS) return false
     const slot = this.sent % SLOTS
     const ints = ring.ints
     const bytes = ring.bytes
-    let at = (slot * SLOT_ROWS + this.rows) * this.stride
-    const bytesBase = slot * SLOT_BYTES
+    let at = (slot * ring.slotRows + this.rows) * this.stride
+    const bytesBase = slot * ring.slotBytes
     let used = this.used
     ints[at++] = hash
     for (let k = 0; k < isDate.length; k++) {
@@ -140,7 +153,7 @@ class RingWriter implements ForeignRowSink {
       ints[at++] = bytesBase + used
     }
     this.used = used
-    const row = slot * SLOT_ROWS + this.rows
+    const row = slot * ring.slotRows + this.rows
     ring.numbers[row * 2] = value
     ring.numbers[row * 2 + 1] = offset
     this.rows++
@@ -226,8 +239,8 @@ export class RowExchange {
         const slot = taken % SLOTS
         take({
           rows: ring.rows[slot]!,
-          ints: ring.ints.subarray(slot * SLOT_ROWS * this.stride),
-          numbers: ring.numbers.subarray(slot * SLOT_ROWS * 2),
+          ints: ring.ints.subarray(slot * ring.slotRows * this.stride),
+          numbers: ring.numbers.subarray(slot * ring.slotRows * 2),
           bytes: ring.bytes,
         })
         Atomics.store(control, TAKEN, taken + 1)
