@@ -91,11 +91,14 @@ export interface ForeignRowSink {
   ): boolean
 }
 
-/** Rows another thread read for this one: see `RowBatch` in parallel/row-exchange.ts. */
+/** Rows another thread read for this one (a slot of a ring in parallel/row-exchange.ts). */
 export interface ForeignRows {
   rows: number
+  /** Per row: the group hash, then per group column a date code, or [value hash, start, end]. */
   ints: Int32Array
+  /** Per row: the count, then the row's offset in the input. */
   numbers: Float64Array
+  /** Holds the text values at the `[start, end)` of `ints`. */
   bytes: Uint8Array
 }
 
