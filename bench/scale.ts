@@ -42,6 +42,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
+import type { JobView } from '../src/http/schemas/job-view.js'
 import { startMultipartS3Server } from '../test/http/support/s3rver-multipart.js'
 import { freePort } from '../test/support/free-port.js'
 import { type RedisServer, startRedisServer } from '../test/support/redis-server.js'
@@ -90,22 +91,6 @@ interface ScenarioResult {
   parts: number | null
   loadBefore: number
   loadAfter: number
-}
-
-interface JobView {
-  job_id: string
-  status: string
-  started_at: string | null
-  finished_at: string | null
-  result: {
-    rows_read: number
-    rows_rejected: number
-    groups: number
-    output_bytes: number
-    duration_ms: number
-  } | null
-  error: { code: string; message: string } | null
-  progress: { phase: string } | null
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { aggregate } from '../../src/engine/index.js'
 import { createBullmqJobBackend } from '../../src/jobs/bullmq/index.js'
@@ -16,6 +15,7 @@ import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js'
 import { Storage } from '../../src/storage/storage.js'
 import { readAll } from '../contracts/blob-store.js'
 import { largeCsv } from '../support/large-csv.js'
+import { deleteRedisKeys } from '../support/redis-keys.js'
 import { type RedisServer, startRedisServer } from '../support/redis-server.js'
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process.js'
 
@@ -100,9 +100,6 @@ it('a worker killed mid-part: the part runs again elsewhere, the job succeeds on
     slow.child.kill('SIGKILL')
     await fast.stop()
     await api.close()
-    const client = new Redis(redis.url)
-    const keys = await client.keys(`${prefix}:*`)
-    if (keys.length > 0) await client.unlink(...keys)
-    client.disconnect()
+    await deleteRedisKeys(redis.url, prefix)
   }
 }, 120_000)

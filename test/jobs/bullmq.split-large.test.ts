@@ -9,7 +9,6 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { generateSongPlays } from '../../src/cli/generate-data.js'
 import { aggregate } from '../../src/engine/index.js'
@@ -20,6 +19,7 @@ import { DEFAULT_SLICE_BYTES, EngineJobRunner } from '../../src/jobs/runner.js'
 import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js'
 import { Storage } from '../../src/storage/storage.js'
 import { readAll } from '../contracts/blob-store.js'
+import { deleteRedisKeys } from '../support/redis-keys.js'
 import { type RedisServer, startRedisServer } from '../support/redis-server.js'
 
 let redis: RedisServer
@@ -107,8 +107,5 @@ it('splits a file of a few hundred MB across two workers, with the output of one
   expect(output.equals(await readFile(expected))).toBe(true)
   expect(done.result!.groups).toBeGreaterThan(1_000_000)
 
-  const client = new Redis(redis.url)
-  const keys = await client.keys(`${prefix}:*`)
-  if (keys.length > 0) await client.unlink(...keys)
-  client.disconnect()
+  await deleteRedisKeys(redis.url, prefix)
 }, 300_000)

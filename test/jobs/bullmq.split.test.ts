@@ -9,7 +9,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { aggregate, isEngineError } from '../../src/engine/index.js'
 import type { JobBackend, JobEvent, Logger } from '../../src/jobs/backend.js'
@@ -20,6 +19,7 @@ import { FsBlobStore } from '../../src/storage/fs/fs-blob-store.js'
 import { Storage } from '../../src/storage/storage.js'
 import { readAll } from '../contracts/blob-store.js'
 import { largeCsv } from '../support/large-csv.js'
+import { deleteRedisKeys } from '../support/redis-keys.js'
 import { type RedisServer, startRedisServer } from '../support/redis-server.js'
 
 const SLICE_BYTES = 1024 * 1024
@@ -57,10 +57,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const backend of opened.splice(0)) await backend.close()
-  const client = new Redis(redis.url)
-  const keys = await client.keys(`${prefix}:*`)
-  if (keys.length > 0) await client.unlink(...keys)
-  client.disconnect()
+  await deleteRedisKeys(redis.url, prefix)
   await rm(dir, { recursive: true, force: true })
 })
 
