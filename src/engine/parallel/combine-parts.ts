@@ -38,8 +38,8 @@ export function combineParts(task: CombineTask): CombineResult {
   }))
   try {
     if (task.headerBytes) out.writer.write(task.headerBytes)
-    const from = task.from && boundOf(task.from)
-    const to = task.to && boundOf(task.to)
+    const from = task.from && boundOf(task.from, byFirst)
+    const to = task.to && boundOf(task.to, byFirst)
     const before = (cursor: Cursor, bound: Cursor) =>
       byFirst ? cursor.first < bound.first : compare(cursor, bound) < 0
     for (const cursor of cursors) {
@@ -97,9 +97,7 @@ function advance(cursor: Cursor, byFirst: boolean): void {
   buf = keys.buffer
   at = keys.position
   if (byFirst) {
-    // A big-endian double: reversed into the machine's little-endian order.
-    for (let i = 0; i < 8; i++) f64Bytes[i] = buf[at + 7 - i]!
-    cursor.first = f64[0]!
+    cursor.first = firstOffsetAt(buf, at)
   } else {
     if (cursor.key.length < keyLength) cursor.key = new Uint8Array(keyLength * 2)
     for (let i = 0; i < keyLength; i++) cursor.key[i] = buf[at + i]!
@@ -108,12 +106,16 @@ function advance(cursor: Cursor, byFirst: boolean): void {
   keys.skip(keyLength)
 }
 
+/** The first offset in a first_seen merge key at `buf[at]`: a big-endian double. */
+function firstOffsetAt(buf: Uint8Array, at: number): number {
+  // Reversed into the machine's little-endian order.
+  for (let i = 0; i < 8; i++) f64Bytes[i] = buf[at + 7 - i]!
+  return f64[0]!
+}
+
 /** A merge key as a cursor holding it, to compare cursors with. */
-function boundOf(key: Uint8Array): Cursor {
-  const bound = { key, keyLength: key.length, first: 0 } as Cursor
-  for (let i = 0; i < 8; i++) f64Bytes[i] = key[7 - i]!
-  bound.first = f64[0]!
-  return bound
+function boundOf(key: Uint8Array, byFirst: boolean): Cursor {
+  return { key, keyLength: key.length, first: byFirst ? firstOffsetAt(key, 0) : 0 } as Cursor
 }
 
 function skipRow(cursor: Cursor): void {
