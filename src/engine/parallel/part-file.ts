@@ -14,6 +14,7 @@
  */
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs'
 import type { RejectSummary } from '../aggregator.js'
+import { copyFileInto } from '../copy-file.js'
 import { ByteDictionary } from '../dictionary.js'
 import type { SerializedEngineError } from '../errors.js'
 import { GroupTable, type GroupTableSnapshot } from '../group-table.js'
@@ -115,17 +116,9 @@ export function writePartFile(path: string, summary: PartSummary, contents: Part
     return section
   }
   const appendFile = (source: string): number => {
-    const start = at
-    const input = openSync(source, 'r')
-    const chunk = Buffer.allocUnsafe(1 << 20)
-    try {
-      for (let n = readSync(input, chunk); n > 0; n = readSync(input, chunk)) {
-        append(chunk.subarray(0, n))
-      }
-    } finally {
-      closeSync(input)
-    }
-    return at - start
+    const copied = copyFileInto(fd, source)
+    at += copied
+    return copied
   }
   try {
     const spills = Array.from({ length: PARTITIONS }, (_, p) =>

@@ -3,9 +3,10 @@
  * parts of one (`parts.ts`): parse a chain of byte ranges in parallel, then merge the groups
  * partition by partition and combine the threads' runs into the output.
  */
-import { closeSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { Aggregator } from '../aggregator.js'
+import { copyFileInto } from '../copy-file.js'
 import { EngineError, isEngineError } from '../errors.js'
 import type { ColumnLayout } from '../header.js'
 import { ByteWriter, writeHeader } from '../output.js'
@@ -275,17 +276,9 @@ function compareKeys(a: Uint8Array, b: Uint8Array): number {
 
 function appendFile(path: string, piece: string): void {
   const to = openSync(path, 'a')
-  const from = openSync(piece, 'r')
   try {
-    const chunk = new Uint8Array(1 << 20)
-    for (;;) {
-      const n = readSync(from, chunk, 0, chunk.length, null)
-      if (n === 0) break
-      let at = 0
-      while (at < n) at += writeSync(to, chunk, at, n - at)
-    }
+    copyFileInto(to, piece)
   } finally {
-    closeSync(from)
     closeSync(to)
   }
 }
