@@ -201,6 +201,29 @@ describe('a file in parts', () => {
     expect(stats.redone).toBe(cuts.length)
   })
 
+  it('is exact when the threads of a part exchanged rows and a guessed thread start fell inside a quoted field', async () => {
+    // A part's threads hand each other rows as a whole file's do; here the guess for the second
+    // thread of the second part falls inside a quoted field of many lines, so the part must be
+    // read again without the exchange.
+    const songs = Array.from({ length: 3000 }, (_, i) => `Song ${i % 500}`)
+    const rows = (from: number) =>
+      songs.map(
+        (song, i) => `${song},2020-01-${String(1 + ((i + from) % 28)).padStart(2, '0')},${i % 7}`,
+      )
+    const quoted = `"A song\n${'of many lines,\n'.repeat(4000)}end",2020-03-01,5`
+    const text = `Song,Date,Number of Plays\n${rows(0).join('\n')}\n${rows(1).join('\n')}\n${quoted}\n${rows(3).join('\n')}\n`
+    const bytes = Buffer.from(text)
+    const cut = text.indexOf(rows(1)[0]!)
+    // The second part's threads split halfway through it: inside the quoted field.
+    const middle = (cut + bytes.length) / 2
+    const quoteAt = text.indexOf('"A song')
+    expect(quoteAt).toBeLessThan(middle)
+    expect(quoteAt + quoted.length).toBeGreaterThan(middle)
+    for (const order of ['first_seen', 'sorted'] as const) {
+      expect(await inParts(bytes, [cut], { order }, 1 << 20)).toEqual(whole(bytes, { order }))
+    }
+  })
+
   it('handles slices where no row starts and a single part', async () => {
     const text = `Song,Date,Number of Plays\n"${'long '.repeat(400)}",2020-01-01,5\nb,2020-01-01,1\n`
     const bytes = Buffer.from(text)

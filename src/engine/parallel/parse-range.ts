@@ -59,7 +59,11 @@ export function parseRange(task: ParseTask, onProgress: RangeProgress): ParseRes
         onProgress(c.bytes, c.rows, c.rejected, aggregator.groupCount)
       }
     }
-    if (!aggregator.done && !task.inputEnd) return shortResult(spills)
+    if (!aggregator.done && !task.inputEnd) {
+      // The part is read again with more bytes; the other threads must not wait for this one.
+      exchange?.abandon()
+      return shortResult(spills)
+    }
     aggregator.end()
     exchange?.finish((rows) => {
       aggregator.addForeign(rows)

@@ -8,6 +8,9 @@
  * - `mergeParts` checks that the parts chain up (each starts where the previous one ended),
  *   then merges their groups into the output exactly as a single run would write it.
  *
+ * A part's threads hand each other rows as a whole file's do (row-exchange.ts), so a part holds
+ * each of its groups once and the merge folds one table per part into each partition.
+ *
  * A slice after the first starts at a guess (just after a line end) that a quoted field can
  * make wrong; `partChainBreak` finds such a part, and the caller aggregates that slice again
  * from the right start (`exactStart`). A file error (a bad row with `on_error=fail`) is kept in
@@ -128,6 +131,7 @@ export async function aggregatePart(
       memoryBytes: ((o.memoryMb ?? DEFAULT_MEMORY_MB) * 1024 * 1024) / threads,
       rejects: spec.onError === 'skip',
       spillAll: false,
+      exchange: true,
       firstLine: 0,
       work,
       signal: o.signal,
