@@ -3,7 +3,8 @@
  * partition when groups spilled), each already in output order, by their merge keys (see
  * `writeMergeKey`), through a heap. Reads and writes stream through fixed
  * buffers, so the output may be larger than memory. A task may take only the keys in
- * `[from, to)`: then several tasks write adjacent pieces of the output at once.
+ * `[from, to)`: then several tasks write adjacent pieces of the output file at once, each where
+ * its rows belong.
  */
 import { FileReader } from '../file-reader.js'
 import type { ByteWriter } from '../output.js'
@@ -23,7 +24,6 @@ interface Cursor {
 }
 
 export function combineParts(task: CombineTask): CombineResult {
-  const out = openFileWriter(task.outputPath)
   const byFirst = task.order === 'first_seen'
   // Read buffers share a fixed total, so hundreds of runs do not cost hundreds of MB.
   const block = Math.max(64 * 1024, Math.min(1 << 20, Math.floor((32 << 20) / task.parts.length)))
@@ -36,20 +36,26 @@ export function combineParts(task: CombineTask): CombineResult {
     key: new Uint8Array(256),
     keyLength: 0,
   }))
+  let out: ReturnType<typeof openFileWriter> | undefined
   try {
-    if (task.headerBytes) out.writer.write(task.headerBytes)
     const from = task.from && boundOf(task.from, byFirst)
     const to = task.to && boundOf(task.to, byFirst)
     const before = (cursor: Cursor, bound: Cursor) =>
       byFirst ? cursor.first < bound.first : compare(cursor, bound) < 0
-    for (const cursor of cursors) {
+    // The output bytes before this piece: the header and every run's rows before `from`.
+    let position = task.headerBytes.length
+    task.parts.forEach((part, i) => {
+      const cursor = cursors[i]!
+      position += part.rowsOffset
       advance(cursor, byFirst)
       // Rows before the range (the run was opened at a sample at or before `from`).
       while (from && !cursor.done && before(cursor, from)) {
-        skipRow(cursor)
+        position += skipRow(cursor)
         advance(cursor, byFirst)
       }
-    }
+    })
+    out = openFileWriter(task.outputPath, from ? position : 0)
+    if (!from) out.writer.write(task.headerBytes)
     const less = (a: Cursor, b: Cursor) => (byFirst ? a.first < b.first : compare(a, b) < 0)
     // A binary heap of the parts that still have rows, smallest key on top.
     const heap = cursors.filter((c) => !c.done)
@@ -67,7 +73,7 @@ export function combineParts(task: CombineTask): CombineResult {
     }
     return { bytes: out.writer.bytesWritten }
   } finally {
-    out.close()
+    out?.close()
     for (const cursor of cursors) {
       cursor.keys.close()
       cursor.rows.close()
@@ -118,9 +124,11 @@ function boundOf(key: Uint8Array, byFirst: boolean): Cursor {
   return { key, keyLength: key.length, first: byFirst ? firstOffsetAt(key, 0) : 0 } as Cursor
 }
 
-function skipRow(cursor: Cursor): void {
+/** Skips the cursor's row; returns its length. */
+function skipRow(cursor: Cursor): number {
   cursor.rows.ensure(cursor.rowLength)
   cursor.rows.skip(cursor.rowLength)
+  return cursor.rowLength
 }
 
 function copyRow(cursor: Cursor, out: ByteWriter): void {

@@ -294,11 +294,23 @@ function writeMergeKey(
   return keyLength
 }
 
-export function openFileWriter(path: string): { writer: ByteWriter; close: () => void } {
-  const fd = openSync(path, 'w')
+/**
+ * A buffered writer to a new file, or, given `position`, into an existing file from there on
+ * (other threads writing other pieces of it).
+ */
+export function openFileWriter(
+  path: string,
+  position?: number,
+): { writer: ByteWriter; close: () => void } {
+  const fd = openSync(path, position === undefined ? 'w' : 'r+')
+  let next = position ?? null
   const writer = new ByteWriter((chunk) => {
     let at = 0
-    while (at < chunk.length) at += writeSync(fd, chunk, at, chunk.length - at)
+    while (at < chunk.length) {
+      const n = writeSync(fd, chunk, at, chunk.length - at, next)
+      at += n
+      if (next !== null) next += n
+    }
   })
   return {
     writer,

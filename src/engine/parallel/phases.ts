@@ -6,7 +6,6 @@
 import { closeSync, mkdirSync, openSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { Aggregator } from '../aggregator.js'
-import { copyFileInto } from '../copy-file.js'
 import { EngineError, isEngineError } from '../errors.js'
 import type { ColumnLayout } from '../header.js'
 import { ByteWriter, writeHeader } from '../output.js'
@@ -220,29 +219,28 @@ export async function mergeGroups(m: MergeGroupsTask): Promise<number> {
 
 /**
  * Interleaves the sorted runs into the output on every thread: the merge keys are cut into one
- * range per thread at the runs' samples, each thread writes the rows of its range as one piece,
- * and the pieces are appended to the first one.
+ * range per thread at the runs' samples, and each thread writes the rows of its range where
+ * they belong in the output file.
  */
 async function combineRuns(m: MergeGroupsTask, runs: SortedRun[]): Promise<void> {
   const bounds = combineBounds(runs, m.pool.size)
-  const pieces = [m.outputPath, ...bounds.map((_, i) => join(m.work, `piece-${i + 1}.csv`))]
+  const header = headerBytes(m.layout, m.spec)
+  closeSync(openSync(m.outputPath, 'w'))
   await Promise.all(
-    pieces.map((outputPath, t) => {
-      const from = t === 0 ? undefined : bounds[t - 1]
-      return m.pool.run(t, {
+    [undefined, ...bounds].map((from, t) =>
+      m.pool.run(t, {
         type: 'combine',
         task: {
           parts: runs.map((run) => ({ ...run, ...startAt(run, from) })),
           order: m.spec.order,
-          headerBytes: t === 0 ? headerBytes(m.layout, m.spec) : undefined,
+          headerBytes: header,
           from,
           to: bounds[t],
-          outputPath,
+          outputPath: m.outputPath,
         },
-      })
-    }),
+      }),
+    ),
   )
-  for (const piece of pieces.slice(1)) appendFile(m.outputPath, piece)
 }
 
 /** Merge keys cutting the runs' rows into about equal ranges, one per thread (fewer if few). */
@@ -272,15 +270,6 @@ function compareKeys(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length)
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
   return a.length - b.length
-}
-
-function appendFile(path: string, piece: string): void {
-  const to = openSync(path, 'a')
-  try {
-    copyFileInto(to, piece)
-  } finally {
-    closeSync(to)
-  }
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error }

@@ -136,10 +136,14 @@ export interface RunSample {
 export interface CombineTask {
   parts: { rowsPath: string; keysPath: string; keysOffset: number; rowsOffset: number }[]
   order: OutputOrder
-  /** Written first (the first piece's task only). */
-  headerBytes: Uint8Array | undefined
+  /** The output's header: written by the first piece's task (`from` unset), skipped by others. */
+  headerBytes: Uint8Array
   from: Uint8Array | undefined
   to: Uint8Array | undefined
+  /**
+   * An existing file every task writes its piece into, in place: a piece starts after the
+   * header and every row before its first key, which the task counts while skipping them.
+   */
   outputPath: string
 }
 
