@@ -116,13 +116,23 @@ export class ByteDictionary {
 
   /** A read-only view of another thread's dictionary: `find` works, `insert` must not be used. */
   static fromSnapshot(snapshot: DictionarySnapshot): ByteDictionary {
-    const dictionary = new ByteDictionary()
-    dictionary.arena = snapshot.arena
-    dictionary.records = snapshot.records
-    dictionary.slots = snapshot.slots
-    dictionary.mask = snapshot.slots.length - 1
-    dictionary.ownSize = snapshot.size
-    dictionary.arenaUsed = -1
+    return ByteDictionary.fromLayers([snapshot])
+  }
+
+  /** A read-only view of another thread's layered dictionary, from its `layers()`. */
+  static fromLayers(layers: readonly DictionarySnapshot[]): ByteDictionary {
+    let dictionary: ByteDictionary | undefined
+    for (const layer of layers) {
+      const top: ByteDictionary = new ByteDictionary(dictionary)
+      top.arena = layer.arena
+      top.records = layer.records
+      top.slots = layer.slots
+      top.mask = layer.slots.length - 1
+      top.ownSize = layer.size
+      top.arenaUsed = -1
+      dictionary = top
+    }
+    if (dictionary === undefined) throw new Error('a dictionary has at least one layer')
     return dictionary
   }
 
@@ -158,6 +168,15 @@ export class ByteDictionary {
   /** The plain-data view another thread needs to read the values (shared, not copied). */
   snapshot(): DictionarySnapshot {
     if (this.base !== undefined) throw new Error('a layered dictionary has no snapshot')
+    return this.ownLayer()
+  }
+
+  /** The snapshots of this dictionary and the bases under it, deepest first (`fromLayers`). */
+  layers(): DictionarySnapshot[] {
+    return [...(this.base?.layers() ?? []), this.ownLayer()]
+  }
+
+  private ownLayer(): DictionarySnapshot {
     return { arena: this.arena, records: this.records, slots: this.slots, size: this.ownSize }
   }
 

@@ -119,6 +119,21 @@ export function writeField(
   writeQuoted(out, bytes, start, end)
 }
 
+/** The bytes `writeField` writes for a value. */
+export function fieldBytes(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  escapeFormulas = false,
+): number {
+  const length = end - start
+  const apostrophe = escapeFormulas && length > 0 && startsFormula(bytes[start])
+  if (!apostrophe && !needsQuotes(bytes, start, end)) return length
+  let quotes = 0
+  for (let i = start; i < end; i++) if (bytes[i] === QUOTE) quotes++
+  return length + quotes + 2 + (apostrophe ? 1 : 0)
+}
+
 /** `"value"` with inner quotes doubled; with `apostrophe`, `"'value"` (a formula made text). */
 function writeQuoted(
   out: ByteWriter,
@@ -203,6 +218,46 @@ export function writeGroups(
 ): void {
   for (let i = 0; i < order.length; i++)
     writeGroup(out, table, dictionaries, order[i]!, escapeFormulas)
+}
+
+/**
+ * The bytes `writeGroup` writes for group `g`. `textBytes[k]` caches the field bytes of column
+ * k's values by id (-1: not yet known), so each value is measured once.
+ */
+export function groupRowBytes(
+  table: GroupTable,
+  dictionaries: readonly (ByteDictionary | undefined)[],
+  g: number,
+  textBytes: readonly (Int32Array | undefined)[],
+  escapeFormulas = false,
+): number {
+  const width = table.width
+  // A comma after each group column, LF at the end.
+  let bytes = width + 1
+  for (let k = 0; k < width; k++) {
+    const id = table.keyOf(g, k)
+    const dictionary = dictionaries[k]
+    if (dictionary === undefined) {
+      bytes += 10
+      continue
+    }
+    const cache = textBytes[k]!
+    let field = cache[id]!
+    if (field === -1) {
+      const at = dictionary.offsetOf(id)
+      field = fieldBytes(dictionary.arenaOf(id), at, at + dictionary.lengthOf(id), escapeFormulas)
+      cache[id] = field
+    }
+    bytes += field
+  }
+  let sum = table.sumOf(g)
+  if (Number.isNaN(sum)) return bytes + table.sumText(g).length
+  bytes++
+  while (sum >= 10) {
+    sum = Math.floor(sum / 10)
+    bytes++
+  }
+  return bytes
 }
 
 /** Writes the output row of group `g`. */

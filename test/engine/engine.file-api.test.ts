@@ -354,6 +354,44 @@ describe('file API: threads give the same bytes as aggregateSync', () => {
     )
   }, 120_000)
 
+  it('when the threads write their ranges of the output in place: prefixes, quotes, formulas, huge totals', async () => {
+    // Each thread writes the rows of a range of keys at the place the rows before it leave, which
+    // it counts without writing them: every kind of field width must count exactly as written.
+    const w = workspace()
+    const names = (i: number) => [
+      `s${i}`,
+      `s${i}x`, // "s1" < "s1x" < "s10": a value that is a prefix of another sorts first
+      `a,${i}`,
+      `he said "${i}"`,
+      ` pad ${i}`,
+      `=${i}+1`,
+      `-${i}`,
+      `été ${i}`,
+    ]
+    const rows: string[] = []
+    for (let i = 0; i < 2500; i++) {
+      names(i).forEach((name, n) => {
+        const song = /[,"]|^ /.test(name) ? `"${name.replaceAll('"', '""')}"` : name
+        const count = (i + n) % 97 === 0 ? '9007199254740991' : String((i * 7 + n) % 1000)
+        rows.push(`${song},2020-0${1 + ((i + n) % 9)}-1${n},${count}`)
+        if ((i + n) % 97 === 0) rows.push(`${song},2020-0${1 + ((i + n) % 9)}-1${n},5`)
+      })
+    }
+    const input = Buffer.from(`${HEADER}\n${rows.reverse().join('\n')}\n`)
+    writeFileSync(w.path('in.csv'), input)
+    for (const order of ['first_seen', 'sorted'] as const) {
+      for (const escapeFormulas of [false, true]) {
+        const sync = aggregateSync(input, { order, escapeFormulas })
+        expect(sync.summary.groups).toBeGreaterThan(4 * 4096)
+        expect(sync.csv.toString()).toContain('9007199254740996')
+        for (const threads of [2, 3]) {
+          const options = { threads, order, escapeFormulas, minRangeBytes: 16 * 1024 }
+          await expectSameAsSync(w, input, options, sync)
+        }
+      }
+    }
+  })
+
   it('for gzip and streamed input of a large file', async () => {
     const w = workspace()
     const input = largeCsv(3, 1_000_000)

@@ -9,9 +9,11 @@
  *    (row-exchange.ts), so each group is held once. A range stops at the first row starting
  *    at or after its end, so it knows exactly where the next range must start; when a guessed
  *    start proves wrong, the ranges are parsed again without the exchange;
- * 3. merge: thread j folds what other threads hold of its partitions (little) and writes them
- *    in order;
- * 4. combine: the threads interleave the sorted runs into the output, a range of keys each.
+ * 3. merge: thread j folds what other threads hold of its partitions (little) and sorts them into
+ *    output order;
+ * 4. write: each thread writes a range of the output keys, interleaving every thread's groups,
+ *    in place in the output file (spilled groups are merged one partition at a time into sorted
+ *    runs on disk, which the threads interleave the same way).
  * Rejected rows are spooled per range and copied in line order once the line counts are known.
  */
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs'

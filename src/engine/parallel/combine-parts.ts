@@ -1,13 +1,15 @@
 /**
- * Worker side of a combine task: interleave the sorted runs (one per thread, or one per
- * partition when groups spilled), each already in output order, by their merge keys (see
- * `writeMergeKey`), through a heap. Reads and writes stream through fixed
+ * Worker side of a combine task: interleave the sorted runs (one per partition, written when
+ * groups spilled), each already in output order, by their merge keys (see
+ * merge-key.ts), through a heap. Reads and writes stream through fixed
  * buffers, so the output may be larger than memory. A task may take only the keys in
  * `[from, to)`: then several tasks write adjacent pieces of the output file at once, each where
  * its rows belong.
  */
 import { FileReader } from '../file-reader.js'
 import type { ByteWriter } from '../output.js'
+import { heapify, siftDown } from './heap.js'
+import { firstOffsetAt } from './merge-key.js'
 import { openFileWriter } from './merge-partition.js'
 import type { CombineResult, CombineTask } from './protocol.js'
 
@@ -59,7 +61,7 @@ export function combineParts(task: CombineTask): CombineResult {
     const less = (a: Cursor, b: Cursor) => (byFirst ? a.first < b.first : compare(a, b) < 0)
     // A binary heap of the parts that still have rows, smallest key on top.
     const heap = cursors.filter((c) => !c.done)
-    for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i, less)
+    heapify(heap, less)
     while (heap.length > 0) {
       const best = heap[0]!
       if (to && !before(best, to)) break
@@ -80,9 +82,6 @@ export function combineParts(task: CombineTask): CombineResult {
     }
   }
 }
-
-const f64 = new Float64Array(1)
-const f64Bytes = new Uint8Array(f64.buffer)
 
 function readUint32(buf: Uint8Array, at: number): number {
   return (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24)) >>> 0
@@ -112,13 +111,6 @@ function advance(cursor: Cursor, byFirst: boolean): void {
   keys.skip(keyLength)
 }
 
-/** The first offset in a first_seen merge key at `buf[at]`: a big-endian double. */
-function firstOffsetAt(buf: Uint8Array, at: number): number {
-  // Reversed into the machine's little-endian order.
-  for (let i = 0; i < 8; i++) f64Bytes[i] = buf[at + 7 - i]!
-  return f64[0]!
-}
-
 /** A merge key as a cursor holding it, to compare cursors with. */
 function boundOf(key: Uint8Array, byFirst: boolean): Cursor {
   return { key, keyLength: key.length, first: byFirst ? firstOffsetAt(key, 0) : 0 } as Cursor
@@ -142,21 +134,6 @@ function copyRow(cursor: Cursor, out: ByteWriter): void {
   for (let i = 0; i < n; i++) to[offset + i] = from[at + i]!
   out.advance(n)
   rows.skip(n)
-}
-
-function siftDown(heap: Cursor[], at: number, less: (a: Cursor, b: Cursor) => boolean): void {
-  const n = heap.length
-  for (;;) {
-    const left = 2 * at + 1
-    if (left >= n) return
-    const right = left + 1
-    const child = right < n && less(heap[right]!, heap[left]!) ? right : left
-    if (!less(heap[child]!, heap[at]!)) return
-    const swap = heap[at]!
-    heap[at] = heap[child]!
-    heap[child] = swap
-    at = child
-  }
 }
 
 function compare(a: Cursor, b: Cursor): number {

@@ -1,23 +1,30 @@
 /**
  * Worker side of a merge task: fold this thread's share of the partitions of every range's
- * groups, then write them in output order. Each thread merges different partitions, so merging
- * and writing run in parallel; the threads' runs are then interleaved by `combineParts`.
+ * groups and put them in output order. Each thread merges different partitions, so merging runs
+ * in parallel; the write tasks then interleave every thread's groups into the output
+ * (write-merged.ts). When groups spilled, each partition is merged alone and written as a sorted
+ * run (memory holds one partition), and `combineParts` interleaves the runs.
  */
 import { closeSync, openSync, writeSync } from 'node:fs'
-import { hashBytes, textEncoder } from '../bytes.js'
+import { hashBytes } from '../bytes.js'
 import { ByteDictionary } from '../dictionary.js'
 import { GroupTable } from '../group-table.js'
-import { groupOrderAcross } from '../order.js'
-import { ByteWriter, writeGroup, writeHeader } from '../output.js'
+import { type GroupRefs, groupOrderAcross } from '../order.js'
+import { ByteWriter, groupRowBytes, writeGroup } from '../output.js'
+import { sharedUint32 } from '../shared-memory.js'
 import type { OutputOrder } from '../spec.js'
 import { readSpill, type SpilledGroup } from '../spill.js'
-import { formatDate } from '../values.js'
 import { collectGarbageOver } from './garbage.js'
+import { encodeMergeKey, mergeKeyLength, mergeKeyOf, SAMPLE_EVERY } from './merge-key.js'
 import { tableOf } from './part-file.js'
-import type { MergeResult, MergeTask, RunSample, SortedRun } from './protocol.js'
-
-/** Rows between two samples of a sorted run. */
-const SAMPLE_EVERY = 4096
+import type {
+  MergedSample,
+  MergedShare,
+  MergeResult,
+  MergeTask,
+  RunSample,
+  SortedRun,
+} from './protocol.js'
 
 export function mergePartition(task: MergeTask): MergeResult {
   const owned = ownedPartitions(task)
@@ -25,23 +32,23 @@ export function mergePartition(task: MergeTask): MergeResult {
     const merged = mergeSources(task, owned)
     // The tables folded in are garbage now: free them before the order's arrays take memory.
     collectGarbageOver(arrayBytesOf(merged))
-    const run = writeRun(task, task.rowsPath, task.keysPath, merged)
-    return { groups: run.groups, parts: [run.part] }
+    const share = shareMerged(task, merged)
+    return { groups: share.refs.length, merged: share, runs: [] }
   }
   // Groups spilled: one partition at a time, each written as a sorted run of its own, so
   // memory holds one partition's groups, not the thread's whole share.
   let groups = 0
-  const parts: SortedRun[] = []
+  const runs: SortedRun[] = []
   for (const p of owned) {
     const merged = mergeSources(task, [p])
     // Each partition's groups become garbage once written; this memory is what the budget bounds.
     collectGarbageOver(arrayBytesOf(merged), SPILLED_MERGE_SLACK)
-    const run = writeRun(task, `${task.rowsPath}-${p}`, `${task.rowsPath}-${p}.keys`, merged)
+    const run = writeRun(task, `${task.runsPath}-${p}`, merged)
     groups += run.groups
-    parts.push(run.part)
+    runs.push(run.run)
     for (const source of task.sources) source.tables[p] = null
   }
-  return { groups, parts }
+  return { groups, merged: undefined, runs }
 }
 
 /** Garbage let grow between collections while merging spilled partitions one by one. */
@@ -60,44 +67,74 @@ function arrayBytesOf(merged: MergedGroups): number {
   return bytes
 }
 
-/** Writes merged groups in output order; with `keysPath` unset, as the final output. */
+/** The groups in output order, as refs (`table index << 24 | group index`). */
+function sortedRefs(groups: GroupRefs): Uint32Array {
+  const { refs, order } = groups
+  const sorted = sharedUint32(order.length)
+  for (let i = 0; i < order.length; i++) sorted[i] = refs[order[i]!]!
+  return sorted
+}
+
+/** The merged groups in output order, shared with the write tasks. */
+function shareMerged(task: MergeTask, merged: MergedGroups): MergedShare {
+  const { tables, dictionaries } = merged
+  const refs = sortedRefs(groupOrderAcross(tables, dictionaries, task.order))
+  const samples: MergedSample[] = []
+  if (task.threads > 1) {
+    const textBytes = dictionaries.map((d) => d && new Int32Array(d.size).fill(-1))
+    let bytes = 0
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!
+      const table = tables[ref >>> 24]!
+      const g = ref & 0xffffff
+      if (i % SAMPLE_EVERY === 0) {
+        samples.push({ key: mergeKeyOf(table, dictionaries, g, task.order), rowBytesBefore: bytes })
+      }
+      bytes += groupRowBytes(table, dictionaries, g, textBytes, task.escapeFormulas)
+    }
+  }
+  return {
+    tables: tables.map((table) => table.snapshot()),
+    dictionaries: dictionaries.map((d) => d?.layers()),
+    refs,
+    samples,
+  }
+}
+
+/** Writes merged groups in output order as a sorted run: rows, and their merge keys beside. */
 function writeRun(
   task: MergeTask,
   rowsPath: string,
-  keysPath: string | undefined,
   merged: MergedGroups,
-): { groups: number; part: SortedRun } {
+): { groups: number; run: SortedRun } {
   const { tables, dictionaries } = merged
-  const order = groupOrderAcross(tables, dictionaries, task.order)
+  const refs = sortedRefs(groupOrderAcross(tables, dictionaries, task.order))
+  const keysPath = `${rowsPath}.keys`
   const rows = openFileWriter(rowsPath)
-  const keys = keysPath === undefined ? undefined : openFileWriter(keysPath)
+  const keys = openFileWriter(keysPath)
   const samples: RunSample[] = []
   try {
-    if (keys === undefined)
-      writeHeader(rows.writer, task.layout, task.totalColumn, task.escapeFormulas)
-    const n = order.order.length
-    for (let i = 0; i < n; i++) {
-      const ref = order.refs[order.order[i]!]!
+    for (let i = 0; i < refs.length; i++) {
+      const ref = refs[i]!
       const table = tables[ref >>> 24]!
       const g = ref & 0xffffff
       const before = rows.writer.bytesWritten
       writeGroup(rows.writer, table, dictionaries, g, task.escapeFormulas)
-      if (keys !== undefined) {
-        const rowLength = rows.writer.bytesWritten - before
-        const keysOffset = keys.writer.bytesWritten
-        const keyLength = writeMergeKey(keys.writer, rowLength, table, dictionaries, g, task.order)
-        if (i % SAMPLE_EVERY === 0) {
-          // The key bytes just written are still in the writer's buffer.
-          const end = keys.writer.offset
-          const key = keys.writer.ensure(0).slice(end - keyLength, end)
-          samples.push({ key, keysOffset, rowsOffset: before })
-        }
-      }
+      const keysOffset = keys.writer.bytesWritten
+      const key = writeMergeKey(
+        keys.writer,
+        rows.writer.bytesWritten - before,
+        table,
+        dictionaries,
+        g,
+        task.order,
+      )
+      if (i % SAMPLE_EVERY === 0) samples.push({ key: key.slice(), keysOffset, rowsOffset: before })
     }
-    return { groups: n, part: { rowsPath, keysPath: keysPath ?? '', samples } }
+    return { groups: refs.length, run: { rowsPath, keysPath, samples } }
   } finally {
     rows.close()
-    keys?.close()
+    keys.close()
   }
 }
 
@@ -238,13 +275,9 @@ class GroupFolder {
   }
 }
 
-const firstBytes = new Uint8Array(8)
-const firstView = new DataView(firstBytes.buffer)
-
 /**
- * Writes the merge record of a row: u32 row length, u32 key length, then a key whose byte order
- * is the output order across threads: the first offset as a big-endian double (first_seen), or
- * the values joined by NUL (sorted; values hold no NUL). Returns the key's length.
+ * Writes the merge record of a row: u32 row length, u32 key length, then its merge key
+ * (merge-key.ts). Returns a view of the key bytes, valid until the writer's next call.
  */
 function writeMergeKey(
   out: ByteWriter,
@@ -253,16 +286,8 @@ function writeMergeKey(
   dictionaries: readonly (ByteDictionary | undefined)[],
   g: number,
   order: OutputOrder,
-): number {
-  const width = table.width
-  let keyLength = 8
-  if (order === 'sorted') {
-    keyLength = width - 1
-    for (let k = 0; k < width; k++) {
-      const dictionary = dictionaries[k]
-      keyLength += dictionary ? dictionary.lengthOf(table.keyOf(g, k)) : 10
-    }
-  }
+): Uint8Array {
+  const keyLength = mergeKeyLength(table, dictionaries, g, order)
   const buf = out.ensure(8 + keyLength)
   let at = out.offset
   for (const n of [rowLength, keyLength]) {
@@ -271,27 +296,9 @@ function writeMergeKey(
     buf[at++] = (n >>> 16) & 0xff
     buf[at++] = n >>> 24
   }
-  if (order === 'first_seen') {
-    firstView.setFloat64(0, table.firsts[g]!)
-    buf.set(firstBytes, at)
-  } else {
-    for (let k = 0; k < width; k++) {
-      if (k > 0) buf[at++] = 0
-      const id = table.keyOf(g, k)
-      const dictionary = dictionaries[k]
-      if (dictionary) {
-        const start = dictionary.offsetOf(id)
-        const length = dictionary.lengthOf(id)
-        buf.set(dictionary.arenaOf(id).subarray(start, start + length), at)
-        at += length
-      } else {
-        buf.set(textEncoder.encode(formatDate(id)), at)
-        at += 10
-      }
-    }
-  }
+  encodeMergeKey(buf, at, table, dictionaries, g, order)
   out.advance(8 + keyLength)
-  return keyLength
+  return buf.subarray(at, at + keyLength)
 }
 
 /**

@@ -14,6 +14,7 @@ import { readRejectSpool } from '../rejects-spool.js'
 import type { FileSink } from '../sinks.js'
 import { type AggregateOptions, type AggregateSpec, createSpec } from '../spec.js'
 import type { SpillSource } from '../spill.js'
+import { compareKeys, cutKeys } from './merge-key.js'
 import type { MergeResult, ParsedGroups, ParseResult, ParseTask, SortedRun } from './protocol.js'
 import { exchangeRings } from './row-exchange.js'
 import type { ThreadPool } from './thread-pool.js'
@@ -168,20 +169,19 @@ export interface MergeGroupsTask {
   /** Written whole, header first. */
   outputPath: string
   work: string
-  /** Called once the groups are merged, before the runs are combined. */
+  /** Called once the groups are merged, before they are written. */
   onMerged: () => void
 }
 
 /**
- * Thread j merges partitions j, j + threads, ... of every source and writes them in output
- * order; then the threads interleave the runs into the output (`combineRuns`). Resolves with
- * the group count.
+ * Thread j merges partitions j, j + threads, ... of every source and puts them in output order;
+ * then the threads interleave every thread's groups (or, when groups spilled, the sorted runs
+ * written) into the output, a range of merge keys each (`writeOutput`). Resolves with the group
+ * count.
  */
 export async function mergeGroups(m: MergeGroupsTask): Promise<number> {
   const threads = m.pool.size
   const sources = m.held.map((h) => h.groups)
-  // One thread and nothing spilled: its run is the output itself, no combine needed.
-  const single = threads === 1 && !m.spilled
   const merging = Promise.all(
     Array.from({ length: threads }, (_, j) =>
       m.pool.run<MergeResult>(j, {
@@ -195,10 +195,8 @@ export async function mergeGroups(m: MergeGroupsTask): Promise<number> {
           spilled: m.spilled,
           layout: m.layout,
           order: m.spec.order,
-          totalColumn: m.spec.totalColumn,
           escapeFormulas: m.spec.escapeFormulas,
-          rowsPath: single ? m.outputPath : join(m.work, `part-${j}.csv`),
-          keysPath: single ? undefined : join(m.work, `part-${j}.keys`),
+          runsPath: join(m.work, `run-${j}`),
         },
       }),
     ),
@@ -209,49 +207,37 @@ export async function mergeGroups(m: MergeGroupsTask): Promise<number> {
   sources.length = 0
   const merged = await merging
   m.onMerged()
-  if (!single)
-    await combineRuns(
-      m,
-      merged.flatMap((r) => r.parts),
-    )
+  await writeOutput(m, merged)
   return merged.reduce((n, r) => n + r.groups, 0)
 }
 
 /**
- * Interleaves the sorted runs into the output on every thread: the merge keys are cut into one
- * range per thread at the runs' samples, and each thread writes the rows of its range where
- * they belong in the output file.
+ * Writes the output on every thread: the merge keys are cut into one range per thread at the
+ * samples, and each thread writes the rows of its range where they belong in the output file,
+ * the first one the header too. From every thread's merged groups (`write`), or from the sorted
+ * runs written when groups spilled (`combine`).
  */
-async function combineRuns(m: MergeGroupsTask, runs: SortedRun[]): Promise<void> {
-  const bounds = combineBounds(runs, m.pool.size)
-  const header = headerBytes(m.layout, m.spec)
+async function writeOutput(m: MergeGroupsTask, merged: MergeResult[]): Promise<void> {
+  const shares = merged.flatMap((r) => (r.merged ? [r.merged] : []))
+  const runs = merged.flatMap((r) => r.runs)
+  const samples = [...shares, ...runs].flatMap((source) => source.samples.map((s) => s.key))
+  const bounds = cutKeys(samples, m.pool.size)
+  const range = { order: m.spec.order, headerBytes: headerBytes(m.layout, m.spec) }
   closeSync(openSync(m.outputPath, 'w'))
   await Promise.all(
-    [undefined, ...bounds].map((from, t) =>
-      m.pool.run(t, {
-        type: 'combine',
-        task: {
-          parts: runs.map((run) => ({ ...run, ...startAt(run, from) })),
-          order: m.spec.order,
-          headerBytes: header,
-          from,
-          to: bounds[t],
-          outputPath: m.outputPath,
-        },
-      }),
-    ),
+    [undefined, ...bounds].map((from, t) => {
+      const piece = { ...range, from, to: bounds[t], outputPath: m.outputPath }
+      return m.pool.run(
+        t,
+        m.spilled
+          ? {
+              type: 'combine',
+              task: { ...piece, parts: runs.map((run) => ({ ...run, ...startAt(run, from) })) },
+            }
+          : { type: 'write', task: { ...piece, shares, escapeFormulas: m.spec.escapeFormulas } },
+      )
+    }),
   )
-}
-
-/** Merge keys cutting the runs' rows into about equal ranges, one per thread (fewer if few). */
-function combineBounds(runs: SortedRun[], threads: number): Uint8Array[] {
-  const samples = runs.flatMap((run) => run.samples.map((s) => s.key)).sort(compareKeys)
-  const bounds: Uint8Array[] = []
-  for (let t = 1; t < threads; t++) {
-    const key = samples[Math.floor((samples.length * t) / threads)]
-    if (key && (bounds.length === 0 || compareKeys(bounds.at(-1)!, key) < 0)) bounds.push(key)
-  }
-  return bounds
 }
 
 /** Where a combine of keys from `from` on starts reading a run: its last sample before `from`. */
@@ -263,13 +249,6 @@ function startAt(run: SortedRun, from: Uint8Array | undefined) {
     start = { keysOffset: sample.keysOffset, rowsOffset: sample.rowsOffset }
   }
   return start
-}
-
-/** Byte order: the order of merge keys (see `writeMergeKey`). */
-function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
-  return a.length - b.length
 }
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error }

@@ -85,7 +85,8 @@ export interface ParseResult {
 
 /**
  * Merge the partitions a worker owns (`worker`, `worker + threads`, ...) of every range's groups
- * and write them out in order.
+ * and put them in output order: shared with the write tasks, or, when groups spilled, written
+ * one partition at a time as sorted runs.
  */
 export interface MergeTask {
   worker: number
@@ -98,19 +99,56 @@ export interface MergeTask {
   spilled: boolean
   layout: ColumnLayout
   order: OutputOrder
-  totalColumn: string
   /** The spec's `escapeFormulas`: formulas in text values are written as text. */
   escapeFormulas: boolean
-  /** Rows file; with `keysPath` unset it is the final output, header included. */
-  rowsPath: string
-  /** Merge keys of the rows, for combining partitions (see combine-parts.ts). */
-  keysPath: string | undefined
+  /** Spilled: partition p's run goes to `${runsPath}-${p}` (rows) and `.keys` beside it. */
+  runsPath: string
 }
 
 export interface MergeResult {
   groups: number
-  /** The sorted runs written, to be combined (one, unless groups spilled). */
-  parts: SortedRun[]
+  /** Not spilled: the merged groups, in output order. */
+  merged: MergedShare | undefined
+  /** Spilled: the sorted runs written, to be combined. */
+  runs: SortedRun[]
+}
+
+/** A thread's merged groups in output order, for every thread's write task (shared memory). */
+export interface MergedShare {
+  tables: GroupTableSnapshot[]
+  /** Per column, its dictionary's layers (`ByteDictionary.layers`); undefined for dates. */
+  dictionaries: (DictionarySnapshot[] | undefined)[]
+  /** The groups in output order, as `table index << 24 | group index`. */
+  refs: Uint32Array
+  /**
+   * With several threads, every `SAMPLE_EVERY`-th group of `refs`: its merge key, and the bytes
+   * of the output rows before it, so a write task can start in the middle.
+   */
+  samples: MergedSample[]
+}
+
+export interface MergedSample {
+  key: Uint8Array
+  rowBytesBefore: number
+}
+
+/**
+ * Write, in place in `outputPath` (an existing file), the rows of every thread's merged groups
+ * whose merge keys fall in `[from, to)` (unbounded when unset), after the header and the rows
+ * before `from`. The first task (`from` unset) writes the header.
+ */
+export interface WriteTask {
+  shares: MergedShare[]
+  order: OutputOrder
+  escapeFormulas: boolean
+  headerBytes: Uint8Array
+  from: Uint8Array | undefined
+  to: Uint8Array | undefined
+  outputPath: string
+}
+
+export interface WriteResult {
+  bytes: number
 }
 
 /** A file of rows in output order, with their merge keys in a file beside it. */
@@ -155,6 +193,7 @@ export type Task =
   | { type: 'parse'; task: ParseTask }
   | { type: 'merge'; task: MergeTask }
   | { type: 'combine'; task: CombineTask }
+  | { type: 'write'; task: WriteTask }
 
 export type ToWorker = Task & { id: number }
 
@@ -169,7 +208,7 @@ export interface ProgressMessage {
 
 export type FromWorker =
   | ProgressMessage
-  | { type: 'done'; id: number; result: ParseResult | MergeResult | CombineResult }
+  | { type: 'done'; id: number; result: ParseResult | MergeResult | CombineResult | WriteResult }
   | { type: 'failed'; id: number; error: SerializedError }
 
 export type SerializedError =

@@ -7,6 +7,7 @@ import { combineParts } from './combine-parts.js'
 import { mergePartition } from './merge-partition.js'
 import { parseRange } from './parse-range.js'
 import type { FromWorker, SerializedError, ToWorker } from './protocol.js'
+import { writeMerged } from './write-merged.js'
 
 export function createThreadRunner(send: (message: FromWorker) => void) {
   return function handle(message: ToWorker): void {
@@ -25,6 +26,9 @@ export function createThreadRunner(send: (message: FromWorker) => void) {
           break
         case 'combine':
           send({ type: 'done', id, result: combineParts(message.task) })
+          break
+        case 'write':
+          send({ type: 'done', id, result: writeMerged(message.task) })
           break
       }
     } catch (error) {
