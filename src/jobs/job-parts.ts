@@ -12,7 +12,7 @@
  * guessed start fell inside a quoted field is aggregated again from the right place.
  */
 import { createReadStream, createWriteStream } from 'node:fs'
-import { copyFile, mkdir, rm } from 'node:fs/promises'
+import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import {
@@ -184,7 +184,17 @@ export async function runPart(c: PartsContext, job: Job, ref: PartRef): Promise<
   const path = join(c.work, 'part')
   const index = ref.index
   await aggregateSlice(c, job, header, bounds, index, bounds[index]!, index === 0, path)
-  await c.storage.put(partKey(job.id, ref), createReadStream(path), { signal: c.signal })
+  const key = partKey(job.id, ref)
+  if (c.storage.supportsLocalPath) {
+    // A local store takes the file as it is (a rename is atomic), unless it sits elsewhere.
+    try {
+      await rename(path, await c.storage.localPath(key, { forWrite: true }))
+      return
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error
+    }
+  }
+  await c.storage.put(key, createReadStream(path), { signal: c.signal })
 }
 
 /**
@@ -202,13 +212,13 @@ export async function mergeStoredParts(
   const paths: string[] = []
   for (let index = 0; index < ref.count; index++) {
     const key = partKey(job.id, { runId: ref.runId, index })
-    // A part that must be aggregated again is rewritten: a local store's copy is not ours to.
-    const path = join(c.work, `part-${index}`)
+    // A local store's parts are read in place.
     if (c.storage.supportsLocalPath) {
-      await copyFile(await c.storage.localPath(key), path)
-    } else {
-      await pipeline(await c.storage.get(key), createWriteStream(path), { signal: c.signal })
+      paths.push(await c.storage.localPath(key))
+      continue
     }
+    const path = join(c.work, `part-${index}`)
+    await pipeline(await c.storage.get(key), createWriteStream(path), { signal: c.signal })
     paths.push(path)
   }
   return mergeLocalParts(c, job, header, ref.count, paths, outputPath, rejectsPath)
@@ -285,8 +295,10 @@ async function mergeLocalParts(
     const broken = partChainBreak(header, summaries)
     if (broken === -1) break
     const start = expectedStart(header, summaries, broken)
-    const path = paths[broken]!
+    // Written in the work directory: the broken part may be a local store's blob, read in place.
+    const path = join(c.work, `redone-${broken}`)
     summaries[broken] = await aggregateSlice(redo, job, header, bounds, broken, start, true, path)
+    paths[broken] = path
   }
   return mergeParts(paths, outputPath, {
     ...engineOptions(job),

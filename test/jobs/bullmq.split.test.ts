@@ -169,6 +169,35 @@ describe('a large file split across two workers', () => {
     90_000,
   )
 
+  it('aggregates again, at merge time, a part whose guessed start fell inside a quoted field', async () => {
+    // The cut between the two parts falls inside a quoted song of many lines that look like
+    // rows: the second part starts at a wrong guess, and the merge redoes it from where the
+    // first part really ended (the stored part is a blob read in place, not overwritten).
+    const rows = (n: number, from: number) =>
+      Array.from(
+        { length: n },
+        (_, i) =>
+          `Song ${(i * 7) % 311},2020-01-${String(1 + ((i + from) % 28)).padStart(2, '0')},${i % 9}`,
+      )
+    const quoted = `"Fake\n${'Song 1,2020-01-01,1000\n'.repeat(20_000)}end",2020-02-02,3`
+    const head = `Song,Date,Number of Plays\n${rows(60_000, 0).join('\n')}\n`
+    const tail = `\n${rows(60_000 - quoted.length / 30, 5).join('\n')}\n`
+    const file = Buffer.from(head + quoted + tail)
+    const middle = 26 + (file.length - 26) / 2
+    expect(head.length).toBeLessThan(middle)
+    expect(head.length + quoted.length).toBeGreaterThan(middle)
+    const api = await deployment(2)
+    const job = await submit(api, file, {})
+    const done = await finished(api, job.id)
+    expect(done.status).toBe('succeeded')
+    expect(splits).toEqual([{ jobId: job.id, parts: 2 }])
+    const expected = await oneRun(file, {})
+    expect(
+      (await readAll(await storage.get(done.result!.outputKey))).equals(expected.output!),
+    ).toBe(true)
+    expect(await storedParts()).toEqual([])
+  }, 90_000)
+
   it('fails with the error and line of one run when a row is bad (on_error=fail)', async () => {
     const rows = big.toString('latin1').split('\n')
     // A bad date in the second half, on a line of its own.
