@@ -17,6 +17,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, readdir, rm } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { type AggregateSummary, aggregate, isEngineError } from '../engine/index.js'
@@ -157,7 +158,9 @@ export class EngineJobRunner implements SplitJobRunner {
   async mergeParts(job: Job, ref: Omit<PartRef, 'index'>, context: RunContext): Promise<JobResult> {
     const result = await this.inWorkDir(job, `${job.id}/merge`, async (work) => {
       const outputs = await this.outputs(job, work)
-      const c = this.partsContext(work, context)
+      // The parts' threads are done: the merge may use as many, as far as this machine has cores.
+      const threads = Math.min(this.options.threads * ref.count, availableParallelism())
+      const c = { ...this.partsContext(work, context), threads }
       const summary = await this.input(() =>
         mergeStoredParts(c, job, ref, outputs.outputPath, outputs.rejectsPath),
       )
