@@ -13,6 +13,7 @@ import { COMMA, CR, LF, QUOTE, SPACE, TAB, textEncoder } from './bytes.js'
 import type { ByteDictionary } from './dictionary.js'
 import type { GroupTable } from './group-table.js'
 import type { ColumnLayout } from './header.js'
+import { sharedInt32 } from './shared-memory.js'
 
 const APOSTROPHE = 0x27
 
@@ -220,35 +221,34 @@ export function writeGroups(
     writeGroup(out, table, dictionaries, order[i]!, escapeFormulas)
 }
 
+/** The bytes `writeField` writes for each value of a dictionary, by id (shared memory). */
+export function dictionaryFieldBytes(
+  dictionary: ByteDictionary,
+  escapeFormulas = false,
+): Int32Array {
+  const bytes = sharedInt32(dictionary.size)
+  for (let id = 0; id < dictionary.size; id++) {
+    const at = dictionary.offsetOf(id)
+    bytes[id] = fieldBytes(dictionary.arenaOf(id), at, at + dictionary.lengthOf(id), escapeFormulas)
+  }
+  return bytes
+}
+
 /**
- * The bytes `writeGroup` writes for group `g`. `textBytes[k]` caches the field bytes of column
- * k's values by id (-1: not yet known), so each value is measured once.
+ * The bytes `writeGroup` writes for group `g`, given each text column's `dictionaryFieldBytes`
+ * (undefined for a date column).
  */
 export function groupRowBytes(
   table: GroupTable,
-  dictionaries: readonly (ByteDictionary | undefined)[],
   g: number,
-  textBytes: readonly (Int32Array | undefined)[],
-  escapeFormulas = false,
+  fieldBytes: readonly (Int32Array | undefined)[],
 ): number {
   const width = table.width
   // A comma after each group column, LF at the end.
   let bytes = width + 1
   for (let k = 0; k < width; k++) {
-    const id = table.keyOf(g, k)
-    const dictionary = dictionaries[k]
-    if (dictionary === undefined) {
-      bytes += 10
-      continue
-    }
-    const cache = textBytes[k]!
-    let field = cache[id]!
-    if (field === -1) {
-      const at = dictionary.offsetOf(id)
-      field = fieldBytes(dictionary.arenaOf(id), at, at + dictionary.lengthOf(id), escapeFormulas)
-      cache[id] = field
-    }
-    bytes += field
+    const text = fieldBytes[k]
+    bytes += text === undefined ? 10 : text[table.keyOf(g, k)]!
   }
   let sum = table.sumOf(g)
   if (Number.isNaN(sum)) return bytes + table.sumText(g).length

@@ -10,7 +10,7 @@ import { hashBytes } from '../bytes.js'
 import { ByteDictionary } from '../dictionary.js'
 import { GroupTable } from '../group-table.js'
 import { type GroupRefs, groupOrderAcross } from '../order.js'
-import { ByteWriter, groupRowBytes, writeGroup } from '../output.js'
+import { ByteWriter, dictionaryFieldBytes, groupRowBytes, writeGroup } from '../output.js'
 import { sharedUint32 } from '../shared-memory.js'
 import type { OutputOrder } from '../spec.js'
 import { readSpill, type SpilledGroup } from '../spill.js'
@@ -80,8 +80,12 @@ function shareMerged(task: MergeTask, merged: MergedGroups): MergedShare {
   const { tables, dictionaries } = merged
   const refs = sortedRefs(groupOrderAcross(tables, dictionaries, task.order))
   const samples: MergedSample[] = []
+  // Only write tasks starting past the first row need row lengths: with several threads.
+  const fieldBytes =
+    task.threads > 1
+      ? dictionaries.map((d) => d && dictionaryFieldBytes(d, task.escapeFormulas))
+      : []
   if (task.threads > 1) {
-    const textBytes = dictionaries.map((d) => d && new Int32Array(d.size).fill(-1))
     let bytes = 0
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!
@@ -90,7 +94,7 @@ function shareMerged(task: MergeTask, merged: MergedGroups): MergedShare {
       if (i % SAMPLE_EVERY === 0) {
         samples.push({ key: mergeKeyOf(table, dictionaries, g, task.order), rowBytesBefore: bytes })
       }
-      bytes += groupRowBytes(table, dictionaries, g, textBytes, task.escapeFormulas)
+      bytes += groupRowBytes(table, g, fieldBytes)
     }
   }
   return {
@@ -98,6 +102,7 @@ function shareMerged(task: MergeTask, merged: MergedGroups): MergedShare {
     dictionaries: dictionaries.map((d) => d?.layers()),
     refs,
     samples,
+    fieldBytes,
   }
 }
 

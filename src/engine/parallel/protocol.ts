@@ -125,6 +125,8 @@ export interface MergedShare {
    * of the output rows before it, so a write task can start in the middle.
    */
   samples: MergedSample[]
+  /** With several threads, each text column's `dictionaryFieldBytes` (undefined for dates). */
+  fieldBytes: (Int32Array | undefined)[]
 }
 
 export interface MergedSample {

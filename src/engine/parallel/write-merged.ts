@@ -33,7 +33,7 @@ export function writeMerged(task: WriteTask): WriteResult {
     const cursor = openShare(share)
     cursor.at = task.from ? firstAtOrAfter(cursor, task.from, task.order) : 0
     cursor.end = task.to ? firstAtOrAfter(cursor, task.to, task.order) : share.refs.length
-    position += rowBytesBefore(cursor, share, task.escapeFormulas)
+    position += rowBytesBefore(cursor, share)
     return cursor
   })
   const out = openFileWriter(task.outputPath, task.from ? position : 0)
@@ -96,15 +96,13 @@ function firstAtOrAfter(cursor: Cursor, key: Uint8Array, order: WriteTask['order
 }
 
 /** The bytes of the cursor's rows before `at`: from the sample at or before it, then counted. */
-function rowBytesBefore(cursor: Cursor, share: MergedShare, escapeFormulas: boolean): number {
+function rowBytesBefore(cursor: Cursor, share: MergedShare): number {
   if (cursor.at === 0) return 0
   const sample = Math.floor(cursor.at / SAMPLE_EVERY)
   let bytes = share.samples[sample]!.rowBytesBefore
-  const textBytes = cursor.dictionaries.map((d) => d && new Int32Array(d.size).fill(-1))
   for (let i = sample * SAMPLE_EVERY; i < cursor.at; i++) {
     const ref = cursor.refs[i]!
-    const table = cursor.tables[ref >>> 24]!
-    bytes += groupRowBytes(table, cursor.dictionaries, ref & 0xffffff, textBytes, escapeFormulas)
+    bytes += groupRowBytes(cursor.tables[ref >>> 24]!, ref & 0xffffff, share.fieldBytes)
   }
   return bytes
 }
