@@ -5,6 +5,7 @@
  * blob outlives the job.
  */
 import { randomUUID } from 'node:crypto'
+import { existsSync, statSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -61,8 +62,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-/** An API backend and `workers` started worker backends, each with its own runner. */
-async function deployment(workers: number): Promise<JobBackend> {
+/**
+ * An API backend and `workers` started worker backends, each with its own runner, whose work
+ * directories are under `tempRoot`.
+ */
+async function deployment(workers: number, tempRoot = dir): Promise<JobBackend> {
   const make = () => {
     const backend = createBullmqJobBackend({
       redisUrl: redis.url,
@@ -87,7 +91,7 @@ async function deployment(workers: number): Promise<JobBackend> {
       storage,
       threads: 1,
       memoryMb: 64,
-      tempDir: join(dir, `tmp-${i}`),
+      tempDir: join(tempRoot, `tmp-${i}`),
       sliceBytes: SLICE_BYTES,
     })
     await runner.init()
@@ -197,6 +201,30 @@ describe('a large file split across two workers', () => {
     ).toBe(true)
     expect(await storedParts()).toEqual([])
   }, 90_000)
+
+  // A part is moved into a local store by a rename; across filesystems (work directories on
+  // tmpfs here, the store on disk) the rename fails with EXDEV and the part is copied instead.
+  const tmpfs = '/dev/shm'
+  const otherFilesystem = existsSync(tmpfs) && statSync(tmpfs).dev !== statSync(tmpdir()).dev
+  it.skipIf(!otherFilesystem)(
+    'stores the parts when the work directories are on another filesystem than the store',
+    async () => {
+      const work = await mkdtemp(join(tmpfs, 'tally-split-'))
+      try {
+        const api = await deployment(2, work)
+        const job = await submit(api, big, {})
+        const done = await finished(api, job.id)
+        expect(done.status).toBe('succeeded')
+        expect(splits).toEqual([{ jobId: job.id, parts: 2 }])
+        const expected = await oneRun(big, {})
+        const output = await readAll(await storage.get(done.result!.outputKey))
+        expect(output.equals(expected.output!)).toBe(true)
+      } finally {
+        await rm(work, { recursive: true, force: true })
+      }
+    },
+    90_000,
+  )
 
   it('fails with the error and line of one run when a row is bad (on_error=fail)', async () => {
     const rows = big.toString('latin1').split('\n')
