@@ -54,6 +54,9 @@ export function mergePartition(task: MergeTask): MergeResult {
 /** Garbage let grow between collections while merging spilled partitions one by one. */
 const SPILLED_MERGE_SLACK = 128 << 20
 
+/** Garbage left by sorting the merged groups, past which it is collected before writing. */
+const SORT_SLACK = 16 << 20
+
 /** A thread's partitions after the merge, and the dictionaries their ids refer to. */
 interface MergedGroups {
   tables: GroupTable[]
@@ -79,6 +82,8 @@ function sortedRefs(groups: GroupRefs): Uint32Array {
 function shareMerged(task: MergeTask, merged: MergedGroups): MergedShare {
   const { tables, dictionaries } = merged
   const refs = sortedRefs(groupOrderAcross(tables, dictionaries, task.order))
+  // The sort's arrays are garbage now: free them before every thread's groups are written.
+  collectGarbageOver(arrayBytesOf(merged) + refs.byteLength, SORT_SLACK)
   const samples: MergedSample[] = []
   // Only write tasks starting past the first row need row lengths: with several threads.
   const fieldBytes =
