@@ -127,12 +127,16 @@ export function fieldBytes(
   end: number,
   escapeFormulas = false,
 ): number {
-  const length = end - start
-  const apostrophe = escapeFormulas && length > 0 && startsFormula(bytes[start])
-  if (!apostrophe && !needsQuotes(bytes, start, end)) return length
+  const apostrophe = escapeFormulas && end > start && startsFormula(bytes[start])
+  if (!apostrophe && !needsQuotes(bytes, start, end)) return end - start
+  return quotedBytes(bytes, start, end, apostrophe)
+}
+
+/** The bytes `writeQuoted` writes. */
+function quotedBytes(bytes: Uint8Array, start: number, end: number, apostrophe: boolean): number {
   let quotes = 0
   for (let i = start; i < end; i++) if (bytes[i] === QUOTE) quotes++
-  return length + quotes + 2 + (apostrophe ? 1 : 0)
+  return end - start + quotes + 2 + (apostrophe ? 1 : 0)
 }
 
 /** `"value"` with inner quotes doubled; with `apostrophe`, `"'value"` (a formula made text). */
@@ -143,9 +147,7 @@ function writeQuoted(
   end: number,
   apostrophe = false,
 ): void {
-  let quotes = 0
-  for (let i = start; i < end; i++) if (bytes[i] === QUOTE) quotes++
-  const length = end - start + quotes + 2 + (apostrophe ? 1 : 0)
+  const length = quotedBytes(bytes, start, end, apostrophe)
   const buf = out.ensure(length)
   let at = out.offset
   buf[at++] = QUOTE

@@ -85,12 +85,10 @@ function shareMerged(task: MergeTask, merged: MergedGroups): MergedShare {
   // The sort's arrays are garbage now: free them before every thread's groups are written.
   collectGarbageOver(arrayBytesOf(merged) + refs.byteLength, SORT_SLACK)
   const samples: MergedSample[] = []
+  let fieldBytes: (Int32Array | undefined)[] = []
   // Only write tasks starting past the first row need row lengths: with several threads.
-  const fieldBytes =
-    task.threads > 1
-      ? dictionaries.map((d) => d && dictionaryFieldBytes(d, task.escapeFormulas))
-      : []
   if (task.threads > 1) {
+    fieldBytes = dictionaries.map((d) => d && dictionaryFieldBytes(d, task.escapeFormulas))
     let bytes = 0
     for (let i = 0; i < refs.length; i++) {
       const ref = refs[i]!
